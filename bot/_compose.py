@@ -1,0 +1,71 @@
+"""Reply text: lead with the answer, condense the article's passage, name the section."""
+
+from __future__ import annotations
+
+import re
+
+from ._config import Config
+from ._model import Chunk
+
+_FIRST_SENTENCE = re.compile(r"^(.+?[.!?])(\s|$)", re.S)
+GIST_LIMIT = 140
+
+
+class Composer:
+    """Turns a topic into grounded reply text and follow-up suggestions."""
+
+    def __init__(self, config: Config, chunks: tuple[Chunk, ...]) -> None:
+        self.config = config
+        self.by_topic: dict[str, list[Chunk]] = {}
+        for chunk in chunks:
+            self.by_topic.setdefault(chunk.topic, []).append(chunk)
+        for serving in self.by_topic.values():
+            serving.sort(key=lambda c: (c.kind != "faq", c.id != c.topic))  # direct FAQ answer, then the section
+        self.chunks = chunks
+
+    def headline(self, topic: str) -> str:
+        """The section heading a topic is answered from."""
+        serving = self.by_topic.get(topic)
+        return serving[0].heading if serving else topic
+
+    def article(self, topic: str) -> str:
+        """The article's passage(s) for a topic, with a list of its sub-sections if it has any."""
+        serving = self.by_topic[topic]
+        main = next((c for c in serving if c.id == topic), serving[0])
+        parts = [c.text for c in serving]
+        children = [c for c in self.chunks if _is_under(c, main)]
+        if children:
+            parts.append("\n".join(f"• {c.heading}{_gist(c.text)}" for c in children))
+        parts.append(f"📖 From \"{' › '.join(main.path)}\" ({main.document}).")
+        return "\n\n".join(parts)
+
+    def red_flag(self, flags: tuple[str, ...], reminder: bool) -> str:
+        """Professional-help guidance first, then the article's matching warning signs."""
+        signs = " and ".join(self._signs(flags))
+        template = self.config.intents["red_flag"]["reminder" if reminder else "lead"]
+        parts = [template.format(signs=signs)]
+        bullets = [c for f in dict.fromkeys(flags) for c in self.by_topic.get(f, []) if c.id == f and f != "red_flag.general"]
+        if bullets:
+            parts.append("\n".join(f"• {c.heading}: {c.text}" for c in bullets))
+        parts.append(self.article("red_flag.general"))
+        return "\n\n".join(parts)
+
+    def _signs(self, flags: tuple[str, ...]) -> list[str]:
+        described = {flag.topic: flag.signs for flag in self.config.red_flags}
+        return [described.get(f, f) for f in dict.fromkeys(flags)]
+
+    def suggestions(self, intent: str) -> tuple[str, ...]:
+        """Follow-up questions offered after a reply of this intent."""
+        return tuple(self.config.intents.get(intent, {}).get("suggestions", ()))
+
+
+def _is_under(chunk: Chunk, parent: Chunk) -> bool:
+    return chunk.source == parent.source and chunk.path[: len(parent.path)] == parent.path and len(chunk.path) > len(parent.path)
+
+
+def _gist(text: str) -> str:
+    """': first sentence' when it is short enough for a bullet, else nothing."""
+    match = _FIRST_SENTENCE.match(text.strip())
+    sentence = match.group(1) if match else text.strip()
+    return f": {sentence}" if len(sentence) <= GIST_LIMIT else ""
+

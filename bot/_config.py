@@ -1,0 +1,172 @@
+"""Load and check intents.yaml: templates, routing settings, cues, red flags, examples."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ._errors import DataError
+from ._model import INTENTS
+
+
+@dataclass(frozen=True)
+class RedFlag:
+    """One red-flag topic: its plain-language signs and the patterns that detect it."""
+
+    topic: str
+    signs: str
+    patterns: tuple[re.Pattern[str], ...]
+    with_pain: tuple[re.Pattern[str], ...]
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything intents.yaml says, checked and compiled."""
+
+    intents: dict[str, dict[str, Any]]
+    replies: dict[str, str]
+    routing: dict[str, float]
+    pairs: dict[str, str]
+    cues: dict[str, tuple[re.Pattern[str], ...]]
+    followup: tuple[re.Pattern[str], ...]
+    pain: re.Pattern[str]
+    negation: re.Pattern[str]
+    negation_breakers: re.Pattern[str]
+    red_flags: tuple[RedFlag, ...]
+    lexicon: dict[str, tuple[str, ...]]
+    examples: dict[str, tuple[str, ...]]
+
+    def intent_of(self, topic: str) -> str:
+        """The intent a topic id belongs to: the part before its first dot."""
+        return topic.split(".", 1)[0]
+
+
+_SCHEMA: dict[str, type] = {
+    "version": int, "intents": dict, "replies": dict, "routing": dict, "pairs": dict, "cues": dict,
+    "followup": list, "pain": str, "negation": str, "negation_breakers": str, "red_flags": dict,
+    "lexicon": dict, "examples": dict,
+}
+_REPLY_KEYS = ("greeting.hello", "greeting.thanks", "greeting.goodbye", "empty", "not_text", "other_language", "not_sure", "out_of_scope", "closest")
+_ROUTING_KEYS = ("min_confidence", "red_flag_classifier", "cue_weight", "followup_bonus", "retrieval_weight")
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe loader that refuses a key given twice in one mapping."""
+
+
+def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise DataError("", f"line {key_node.start_mark.line + 1}", f"duplicate key {key!r}")
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def load_config(path: Path) -> Config:
+    """Read intents.yaml; any problem is a DataError naming the file, the place and the problem."""
+    name = str(path)
+    try:
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 - safe subclass
+    except FileNotFoundError:
+        raise DataError(name, "", "file not found") from None
+    except DataError as exc:
+        raise DataError(name, exc.place, exc.problem) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        place = f"line {mark.line + 1}" if mark else ""
+        raise DataError(name, place, f"invalid YAML: {getattr(exc, 'problem', None) or exc}") from None
+    return _build(raw, _Checker(name))
+
+
+class _Checker:
+    """Type and key checks that report `file: place: problem`."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def fail(self, place: str, problem: str) -> DataError:
+        return DataError(self.name, place, problem)
+
+    def typed(self, value: Any, kind: type, place: str) -> Any:
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise self.fail(place, f"expected {_TYPE_NAMES.get(kind, kind.__name__)}, got {type(value).__name__}")
+        return value
+
+    def strings(self, value: Any, place: str) -> tuple[str, ...]:
+        items = self.typed(value, list, place)
+        return tuple(self.typed(item, str, f"{place}[{i}]") for i, item in enumerate(items))
+
+    def pattern(self, value: Any, place: str) -> re.Pattern[str]:
+        try:
+            return re.compile(self.typed(value, str, place))
+        except re.error as exc:
+            raise self.fail(place, f"bad pattern: {exc}") from None
+
+    def patterns(self, value: Any, place: str) -> tuple[re.Pattern[str], ...]:
+        return tuple(self.pattern(item, f"{place}[{i}]") for i, item in enumerate(self.typed(value, list, place)))
+
+    def keys(self, mapping: dict, allowed: tuple[str, ...], place: str, required: tuple[str, ...] = ()) -> None:
+        for key in mapping:
+            if key not in allowed:
+                raise self.fail(f"{place}.{key}" if place else str(key), "unknown key")
+        for key in required:
+            if key not in mapping:
+                raise self.fail(place or "top level", f"missing key {key!r}")
+
+
+_TYPE_NAMES = {dict: "a mapping", list: "a list", str: "a string", int: "a whole number", float: "a number"}
+
+
+def _build(raw: Any, check: _Checker) -> Config:
+    data = check.typed(raw, dict, "top level")
+    check.keys(data, tuple(_SCHEMA), "", required=tuple(_SCHEMA))
+    for key, kind in _SCHEMA.items():
+        check.typed(data[key], kind, key)
+    intents = data["intents"]
+    check.keys(intents, INTENTS, "intents")
+    for intent, spec in intents.items():
+        check.keys(check.typed(spec, dict, f"intents.{intent}"), ("lead", "reminder", "suggestions"), f"intents.{intent}")
+        check.strings(spec.get("suggestions", []), f"intents.{intent}.suggestions")
+    check.keys(data["replies"], _REPLY_KEYS, "replies", required=_REPLY_KEYS)
+    replies = {k: check.typed(v, str, f"replies.{k}") for k, v in data["replies"].items()}
+    check.keys(data["routing"], _ROUTING_KEYS, "routing", required=_ROUTING_KEYS)
+    routing = {k: float(check.typed(v, (int, float), f"routing.{k}")) for k, v in data["routing"].items()}
+    pairs = {check.typed(k, str, "pairs"): check.typed(v, str, f"pairs.{k}") for k, v in data["pairs"].items()}
+    check.keys(data["cues"], ("cause", "fix"), "cues", required=("cause", "fix"))
+    cues = {mode: check.patterns(v, f"cues.{mode}") for mode, v in data["cues"].items()}
+    red_flags = []
+    for topic, spec in data["red_flags"].items():
+        place = f"red_flags.{topic}"
+        if not str(topic).startswith("red_flag."):
+            raise check.fail(place, "red-flag topics must start with 'red_flag.'")
+        check.keys(check.typed(spec, dict, place), ("signs", "patterns", "with_pain"), place, required=("signs",))
+        red_flags.append(RedFlag(
+            topic=topic,
+            signs=check.typed(spec["signs"], str, f"{place}.signs"),
+            patterns=check.patterns(spec.get("patterns", []), f"{place}.patterns"),
+            with_pain=check.patterns(spec.get("with_pain", []), f"{place}.with_pain"),
+        ))
+    lexicon = {check.typed(k, str, "lexicon"): check.strings(v, f"lexicon.{k}") for k, v in data["lexicon"].items()}
+    examples = {}
+    for topic, phrases in data["examples"].items():
+        intent = str(topic).split(".", 1)[0]
+        if intent not in INTENTS:
+            raise check.fail(f"examples.{topic}", f"topic must start with one of {', '.join(INTENTS)}")
+        examples[topic] = check.strings(phrases, f"examples.{topic}")
+    return Config(
+        intents=intents, replies=replies, routing=routing, pairs=pairs, cues=cues,
+        followup=check.patterns(data["followup"], "followup"),
+        pain=check.pattern(data["pain"], "pain"),
+        negation=check.pattern(data["negation"], "negation"),
+        negation_breakers=check.pattern(data["negation_breakers"], "negation_breakers"),
+        red_flags=tuple(red_flags), lexicon=lexicon, examples=examples,
+    )

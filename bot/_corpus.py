@@ -1,0 +1,95 @@
+"""Load the Markdown articles under corpus/ and cut them into addressable chunks."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from ._errors import DataError
+from ._model import Chunk
+
+KINDS = ("cause", "fix", "red_flag", "about", "faq")
+_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*(?:\{#([\w.\-]+)((?:\s+\w+=[\w.\-]+)*)\s*\})?\s*$")
+_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+def load_corpus(folder: Path) -> tuple[Chunk, ...]:
+    """Every chunk of every `*.md` under `folder`, in file then document order."""
+    if not folder.is_dir():
+        raise DataError(str(folder), "", "corpus folder not found")
+    files = sorted(folder.glob("**/*.md"))
+    if not files:
+        raise DataError(str(folder), "", "no Markdown (*.md) articles in the corpus folder")
+    chunks: list[Chunk] = []
+    seen: dict[str, str] = {}
+    for path in files:
+        for chunk in parse_article(path.read_text(encoding="utf-8"), str(path)):
+            if chunk.id in seen:
+                raise DataError(str(path), f"#{chunk.id}", f"chunk id already used in {seen[chunk.id]}")
+            seen[chunk.id] = str(path)
+            chunks.append(chunk)
+    return tuple(chunks)
+
+
+def parse_article(markdown: str, source: str) -> list[Chunk]:
+    """Chunks of one article: each heading with body text becomes one chunk."""
+    meta, body, offset = _front_matter(markdown, source)
+    title = str(meta.get("title") or "")
+    chunks: list[Chunk] = []
+    stack: list[tuple[int, str, str]] = []  # (level, heading, kind)
+    current: dict | None = None
+    lines: list[str] = []
+
+    def flush() -> None:
+        text = "\n".join(line for line in lines if line.strip()).strip()
+        if current is not None and text:
+            chunks.append(Chunk(text=text, document=title, source=source, **current))
+        lines.clear()
+
+    for number, line in enumerate(body.splitlines(), start=offset + 1):
+        match = _HEADING.match(line)
+        if not match:
+            lines.append(line.rstrip())
+            continue
+        flush()
+        level, heading, anchor, attrs = len(match[1]), match[2].strip(), match[3], match[4] or ""
+        while stack and stack[-1][0] >= level:
+            stack.pop()
+        if level == 1 and not title:
+            title = heading
+        parent_kind = stack[-1][2] if stack else "about"
+        chunk_id = anchor or f"{parent_kind}.{_SLUG.sub('_', heading.lower()).strip('_')}"
+        kind = chunk_id.split(".", 1)[0]
+        if kind not in KINDS:
+            raise DataError(source, f"line {number}", f"id {chunk_id!r} must start with one of {', '.join(KINDS)}")
+        options = dict(pair.split("=", 1) for pair in attrs.split())
+        unknown = set(options) - {"topic"}
+        if unknown:
+            raise DataError(source, f"line {number}", f"unknown heading attribute {sorted(unknown)[0]!r}")
+        path = tuple(h for lvl, h, _kind in stack if lvl != 1) + (heading,)
+        stack.append((level, heading, kind))
+        current = None if level == 1 else {
+            "id": chunk_id, "topic": options.get("topic", chunk_id), "kind": kind, "heading": heading, "path": path,
+        }
+    flush()
+    if not chunks:
+        raise DataError(source, "", "no sections found (an article needs '## Heading' sections with text)")
+    return chunks
+
+
+def _front_matter(markdown: str, source: str) -> tuple[dict, str, int]:
+    """The YAML front matter (title, author, attribution...) and the body after it."""
+    if not markdown.startswith("---\n"):
+        return {}, markdown, 0
+    end = markdown.find("\n---\n", 4)
+    if end < 0:
+        raise DataError(source, "line 1", "front matter is not closed with '---'")
+    try:
+        meta = yaml.safe_load(markdown[4:end]) or {}
+    except yaml.YAMLError as exc:
+        raise DataError(source, "front matter", f"invalid YAML ({exc.__class__.__name__})") from None
+    if not isinstance(meta, dict):
+        raise DataError(source, "front matter", "expected key: value pairs")
+    return meta, markdown[end + 5:], markdown[: end + 5].count("\n")

@@ -1,0 +1,133 @@
+"""The pure core: `answer(text, state) -> Reply`, no I/O after start-up."""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+from ._compose import Composer
+from ._config import Config, load_config
+from ._corpus import load_corpus
+from ._errors import DataError
+from ._index import build_index, cache_dir, content_key, load_cached, save_cached
+from ._lexicon import Lexicon
+from ._model import Chunk, Reply, Source, State
+from ._router import Route, Router
+from ._text import normalize, words
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MAX_SOURCES = 3
+
+
+class Engine:
+    """Corpus, intents and index loaded once; `answer` is then pure and thread-safe."""
+
+    def __init__(self, corpus: Path, intents: Path, cache: Path | None = None) -> None:
+        self.chunks = load_corpus(corpus)
+        intents_text = intents.read_text(encoding="utf-8") if intents.is_file() else ""
+        self.config = load_config(intents)
+        _check_topics(self.config, self.chunks, str(intents))
+        self.lexicon = Lexicon(self.config.lexicon, _known_words(self.config, self.chunks))
+        key = content_key(self.chunks, intents_text)
+        folder = cache if cache is not None else cache_dir()
+        index = load_cached(key, folder)
+        if index is None:
+            index = build_index([self._chunk_document(c) for c in self.chunks], self._samples())
+            save_cached(key, folder, index)
+        self.index = index
+        self.router = Router(self.config, self.lexicon, index, tuple(c.topic for c in self.chunks))
+        self.composer = Composer(self.config, self.chunks)
+
+    def answer(self, text: str, state: State | None = None) -> Reply:
+        """Route `text` in the conversation `state` and compose the grounded reply."""
+        state = state or State()
+        route = self.router.route(text if isinstance(text, str) else str(text), state)
+        return self._reply(route, state)
+
+    def _reply(self, route: Route, state: State) -> Reply:
+        topic, intent = route.topic, self.config.intent_of(route.topic)
+        sources: tuple[Source, ...] = ()
+        suggestions = self.composer.suggestions(intent)
+        if route.flags:
+            text = self.composer.red_flag(route.flags, route.reminder)
+            sources = self._sources(route.flags + ("red_flag.general",), route)
+            intent = "red_flag"
+        elif topic in self.composer.by_topic:
+            text = self.composer.article(topic)
+            lead = self.config.intents.get(intent, {}).get("lead")
+            if route.reminder:
+                lead = self.config.intents["red_flag"]["reminder"].format(signs=" and ".join(self.composer._signs(state.red_flags)))
+            text = f"{lead}\n\n{text}" if lead else text
+            sources = self._sources((topic,), route)
+        elif route.closest:
+            text = self.config.replies["not_sure" if topic.endswith("unsure") else "out_of_scope"]
+            suggestions = tuple(self.config.intents[self.config.intent_of(t)].get("ask", "{heading}?").format(
+                heading=self.composer.headline(t)) for t in route.closest) or suggestions
+        else:
+            text = self.config.replies.get(topic) or self.config.replies[_REPLY_FALLBACK[intent]]
+        new_state = State(
+            topic=route.topic if intent in ("cause", "fix", "about", "red_flag") else state.topic,
+            intent=intent if intent in ("cause", "fix", "about", "red_flag") else state.intent,
+            red_flags=tuple(dict.fromkeys(state.red_flags + route.flags)),
+            turns=state.turns + 1,
+        )
+        return Reply(intent, topic, text, sources, route.confidence, suggestions, new_state)
+
+    def _sources(self, topics: tuple[str, ...], route: Route) -> tuple[Source, ...]:
+        """Chunks serving `topics`, best-scored first, with their retrieval similarity."""
+        scores = route.similarities
+        ranked = [
+            Source(c.id, c.heading, round(float(scores[i]) if scores is not None else 1.0, 3))
+            for i, c in enumerate(self.chunks) if c.topic in topics
+        ]
+        ranked.sort(key=lambda s: (topics.index(next(c.topic for c in self.chunks if c.id == s.id)), -s.score))
+        return tuple(ranked[:MAX_SOURCES])
+
+    @staticmethod
+    def _chunk_document(chunk: Chunk) -> str:
+        return normalize(f"{chunk.heading}. {chunk.text}")
+
+    def _samples(self) -> list[tuple[str, str]]:
+        """Labelled training text: the examples plus every sentence and heading of the article."""
+        samples = [(self.lexicon.expand(normalize(e)), topic) for topic, phrases in self.config.examples.items() for e in phrases]
+        classes = set(self.config.examples)
+        for chunk in self.chunks:
+            if chunk.topic in classes:
+                for sentence in [chunk.heading, *chunk.text.replace("\n", " ").split(". ")]:
+                    samples.append((self.lexicon.expand(normalize(sentence)), chunk.topic))
+        return samples
+
+
+_REPLY_FALLBACK = {"greeting": "greeting.hello", "out_of_scope": "out_of_scope"}
+
+
+def _known_words(config: Config, chunks: tuple[Chunk, ...]) -> set[str]:
+    known = {w for c in chunks for w in words(normalize(c.text + " " + c.heading))}
+    known.update(w for phrases in config.examples.values() for e in phrases for w in words(normalize(e)))
+    return known
+
+
+def _check_topics(config: Config, chunks: tuple[Chunk, ...], name: str) -> None:
+    """Every example topic must be answerable: served by a chunk or given a fixed reply."""
+    served = {c.topic for c in chunks} | set(config.replies)
+    for topic in config.examples:
+        if topic not in served and config.intent_of(topic) not in ("greeting", "out_of_scope"):
+            raise DataError(name, f"examples.{topic}", "no corpus section serves this topic and no reply is given")
+    for topic in list(config.pairs.items()):
+        for side in topic:
+            if side not in served:
+                raise DataError(name, f"pairs.{topic[0]}", f"unknown topic {side!r}")
+
+
+@functools.cache
+def default_engine() -> Engine:
+    """The engine over this project's corpus/ and intents.yaml (or $HIPBOT_CORPUS / $HIPBOT_INTENTS)."""
+    corpus = Path(os.environ.get("HIPBOT_CORPUS") or PROJECT_ROOT / "corpus")
+    intents = Path(os.environ.get("HIPBOT_INTENTS") or PROJECT_ROOT / "intents.yaml")
+    return Engine(corpus, intents)
+
+
+def answer(text: str, state: State | None = None) -> Reply:
+    """Answer one message with the default engine: the core's single entry point."""
+    return default_engine().answer(text, state)

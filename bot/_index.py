@@ -1,0 +1,127 @@
+"""The TF-IDF index and intent classifier: built once with scikit-learn, queried with numpy.
+
+Building imports scikit-learn; answering needs only numpy, so a cached index starts fast.
+The cache file is keyed by a hash of the corpus, intents.yaml and the feature code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ._model import Chunk
+from ._text import features, weigh
+
+INDEX_FORMAT = 1
+_CODE_FILES = ("_text.py", "_index.py", "_lexicon.py")
+
+
+@dataclass(frozen=True)
+class Index:
+    """Feature space, chunk vectors and classifier weights; immutable once built."""
+
+    vocabulary: dict[str, int]
+    idf: np.ndarray
+    chunk_vectors: np.ndarray  # (chunks, features), rows L2-normalised
+    classes: tuple[str, ...]
+    coef: np.ndarray  # (classes, features)
+    intercept: np.ndarray
+
+    def vectorize(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """Sparse TF-IDF vector of `text` as (feature indices, weights)."""
+        vector = weigh(features(text), self.vocabulary, self.idf)
+        return np.fromiter(vector.keys(), np.intp, len(vector)), np.fromiter(vector.values(), np.float64, len(vector))
+
+    def similarities(self, vector: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        """Cosine similarity of a query vector to every chunk."""
+        idx, val = vector
+        return self.chunk_vectors[:, idx] @ val
+
+    def probabilities(self, vector: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        """Classifier probability of every class for a query vector."""
+        idx, val = vector
+        logits = self.coef[:, idx] @ val + self.intercept
+        logits = np.exp(logits - logits.max())
+        return logits / logits.sum()
+
+
+def build_index(chunk_texts: list[str], samples: list[tuple[str, str]]) -> Index:
+    """Fit the feature space on chunks and labelled samples, then the classifier on samples."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    vectorizer = TfidfVectorizer(analyzer=features, sublinear_tf=True, dtype=np.float64)
+    vectorizer.fit(chunk_texts + [text for text, _ in samples])
+    classifier = LogisticRegression(C=20.0, max_iter=3000)
+    classifier.fit(vectorizer.transform([text for text, _ in samples]), [label for _, label in samples])
+    return Index(
+        vocabulary={str(k): int(v) for k, v in vectorizer.vocabulary_.items()},
+        idf=vectorizer.idf_.astype(np.float64),
+        chunk_vectors=vectorizer.transform(chunk_texts).toarray().astype(np.float32),
+        classes=tuple(str(c) for c in classifier.classes_),
+        coef=classifier.coef_.astype(np.float32),
+        intercept=classifier.intercept_.astype(np.float64),
+    )
+
+
+def content_key(chunks: tuple[Chunk, ...], intents_text: str) -> str:
+    """Hash of everything the index depends on: chunks, intents.yaml and the feature code."""
+    digest = hashlib.sha256(f"format {INDEX_FORMAT}\n".encode())
+    for chunk in chunks:
+        digest.update(repr(chunk).encode())
+    digest.update(intents_text.encode())
+    here = Path(__file__).parent
+    for name in _CODE_FILES:
+        digest.update((here / name).read_bytes())
+    return digest.hexdigest()[:20]
+
+
+def cache_dir() -> Path:
+    """Where built indexes are kept: $HIPBOT_CACHE_DIR, else the user cache directory."""
+    if os.environ.get("HIPBOT_CACHE_DIR"):
+        return Path(os.environ["HIPBOT_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "hipbot"
+
+
+def load_cached(key: str, folder: Path) -> Index | None:
+    """The cached index for `key`, or None when it is missing, unreadable or of another format."""
+    path = folder / f"index-{key}.npz"
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if int(data["format"]) != INDEX_FORMAT or str(data["key"]) != key:
+                return None
+            terms = data["terms"].tolist()
+            return Index(
+                vocabulary=dict(zip(terms, range(len(terms)))),
+                idf=data["idf"], chunk_vectors=data["chunk_vectors"],
+                classes=tuple(data["classes"].tolist()), coef=data["coef"], intercept=data["intercept"],
+            )
+    except (OSError, ValueError, KeyError, EOFError):
+        return None
+    except Exception:  # noqa: BLE001 - a corrupt zip can raise almost anything; rebuild instead
+        return None
+
+
+def save_cached(key: str, folder: Path, index: Index) -> Path | None:
+    """Write the index atomically (temporary file, then rename); None when the folder is not writable."""
+    terms = sorted(index.vocabulary, key=index.vocabulary.__getitem__)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=f".index-{key}-", suffix=".npz", dir=folder)
+        with os.fdopen(handle, "wb") as stream:
+            np.savez(
+                stream, format=INDEX_FORMAT, key=key, terms=np.array(terms), idf=index.idf,
+                chunk_vectors=index.chunk_vectors, classes=np.array(index.classes),
+                coef=index.coef, intercept=index.intercept,
+            )
+        target = folder / f"index-{key}.npz"
+        os.replace(temporary, target)
+        return target
+    except OSError:
+        return None

@@ -1,0 +1,45 @@
+"""Slang and misspelling handling: add the article's words for what a message says."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+from rapidfuzz import fuzz, process
+
+from ._text import words
+
+MIN_FUZZY_LENGTH = 5
+FUZZY_CUTOFF = 85.0
+
+
+class Lexicon:
+    """Maps slang phrases to canonical article terms and corrects misspelled key words."""
+
+    def __init__(self, entries: Mapping[str, Iterable[str]], known_words: Iterable[str]) -> None:
+        self._canonical: dict[str, str] = {}
+        for canonical, variants in entries.items():
+            for variant in (canonical, *variants):
+                self._canonical.setdefault(" ".join(words(variant.lower())), canonical)
+        alternatives = sorted(self._canonical, key=len, reverse=True)
+        self._pattern = re.compile(r"\b(?:" + "|".join(map(re.escape, alternatives)) + r")\b")
+        self._key_terms = sorted({w for phrase in self._canonical for w in phrase.split() if len(w) >= MIN_FUZZY_LENGTH})
+        self._known = frozenset(known_words) | frozenset(self._key_terms)
+
+    def corrections(self, text: str) -> list[str]:
+        """Key terms that unknown words of `text` are probably misspellings of."""
+        fixed = []
+        for token in dict.fromkeys(words(text)):
+            if len(token) < MIN_FUZZY_LENGTH or token in self._known or not token.isalpha():
+                continue
+            match = process.extractOne(token, self._key_terms, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
+            if match:
+                fixed.append(match[0])
+        return fixed
+
+    def expand(self, text: str) -> str:
+        """`text` followed by its spelling corrections and the canonical terms it mentions."""
+        corrected = " ".join(self.corrections(text))
+        flat = " ".join(words(text)) + " " + corrected
+        canon = dict.fromkeys(self._canonical[m] for m in self._pattern.findall(flat))
+        return " ".join(part for part in (text, corrected, *canon) if part)

@@ -1,0 +1,113 @@
+"""Routing: which intent and topic a message is about, given the conversation so far."""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._config import Config
+from ._index import Index
+from ._lexicon import Lexicon
+from ._model import State
+from ._redflags import red_flags
+from ._text import ANALYSIS_LIMIT, normalize
+
+
+@dataclass(frozen=True)
+class Route:
+    """The routing decision for one message."""
+
+    topic: str
+    confidence: float
+    flags: tuple[str, ...] = ()
+    reminder: bool = False
+    closest: tuple[str, ...] = ()
+    similarities: np.ndarray | None = None
+
+
+class Router:
+    """Red flags first, then the classifier and retrieval, with cause/fix cues and follow-ups."""
+
+    def __init__(self, config: Config, lexicon: Lexicon, index: Index, chunk_topics: tuple[str, ...]) -> None:
+        self.config, self.lexicon, self.index = config, lexicon, index
+        self.chunk_topics = chunk_topics
+        self.partner = dict(config.pairs)
+        for cause, fix in config.pairs.items():
+            self.partner.setdefault(fix, cause)
+
+    def route(self, text: str, state: State) -> Route:
+        """Decide the topic of `text`; red flags anywhere in it win."""
+        text = normalize(text)
+        if not text:
+            return Route("greeting.empty", 1.0)
+        if not _has_words(text):
+            return Route("out_of_scope.not_text", 1.0)
+        if _foreign_script(text):
+            return Route("out_of_scope.other_language", 1.0)
+        head = text[:ANALYSIS_LIMIT]
+        corrections = self.lexicon.corrections(head)
+        flags = red_flags(text + (". " + " ".join(corrections) if corrections else ""), self.config)
+        if flags:
+            return Route(flags[0], 1.0, flags=flags)
+        vector = self.index.vectorize(self.lexicon.expand(head))
+        if not len(vector[0]):
+            return Route("out_of_scope.unsure", 0.0)
+        scores, similarities = self._scores(vector)
+        followup = bool(state.topic) and any(p.search(head) for p in self.config.followup)
+        if followup and state.topic in scores:
+            for topic in {state.topic, self.partner.get(state.topic)} - {None}:
+                scores[topic] = scores.get(topic, 0.0) + self.config.routing["followup_bonus"]
+        best = max(scores, key=scores.__getitem__)
+        best = self._choose_mode(best, scores, head, state if followup else None)
+        confidence = min(1.0, scores[best])
+        intent = self.config.intent_of(best)
+        if intent == "red_flag":
+            return Route(best, confidence, flags=(best,), similarities=similarities)
+        if state.red_flags and (intent == "cause" or (followup and intent == "fix" and best.endswith(".general"))):
+            return Route(state.red_flags[-1], confidence, flags=state.red_flags, reminder=True, similarities=similarities)
+        if best == "out_of_scope" or confidence < self.config.routing["min_confidence"]:
+            ranked = sorted((t for t in scores if "." in t and not t.startswith(("greeting", "out_of_scope"))),
+                            key=scores.__getitem__, reverse=True)
+            return Route("out_of_scope" if best == "out_of_scope" else "out_of_scope.unsure", confidence,
+                         closest=tuple(ranked[:3]))
+        return Route(best, confidence, reminder=bool(state.red_flags) and intent == "fix", similarities=similarities)
+
+    def _scores(self, vector: tuple[np.ndarray, np.ndarray]) -> tuple[dict[str, float], np.ndarray]:
+        """Classifier probability plus weighted best chunk similarity, per topic."""
+        probabilities = self.index.probabilities(vector)
+        similarities = self.index.similarities(vector)
+        scores = dict(zip(self.index.classes, probabilities.tolist()))
+        weight = self.config.routing["retrieval_weight"]
+        best_chunk: dict[str, float] = {}
+        for topic, similarity in zip(self.chunk_topics, similarities.tolist()):
+            best_chunk[topic] = max(best_chunk.get(topic, 0.0), similarity)
+        for topic, similarity in best_chunk.items():
+            scores[topic] = scores.get(topic, 0.0) + weight * similarity
+        return scores, similarities
+
+    def _choose_mode(self, best: str, scores: dict[str, float], text: str, previous: State | None) -> str:
+        """Between a cause and its matching fix, follow what the message asks (why vs how)."""
+        partner = self.partner.get(best)
+        if partner is None or partner not in scores:
+            return best
+        cues = {mode: sum(bool(p.search(text)) for p in patterns) for mode, patterns in self.config.cues.items()}
+        if previous is not None and not any(cues.values()) and previous.intent in cues:
+            return best if self.config.intent_of(best) == previous.intent else partner
+        weight = self.config.routing["cue_weight"]
+        def total(topic: str) -> float:
+            return scores[topic] + weight * cues.get(self.config.intent_of(topic), 0)
+        return partner if total(partner) > total(best) else best
+
+
+def _has_words(text: str) -> bool:
+    """Whether the text has any letters or digits at all (not just emoji or symbols)."""
+    return any(unicodedata.category(ch)[0] in "LN" for ch in text)
+
+
+def _foreign_script(text: str) -> bool:
+    """Mostly letters outside the Latin alphabet (Cyrillic, CJK, Arabic...)."""
+    letters = [ch for ch in text if ch.isalpha()]
+    latin = sum(1 for ch in letters if ch.isascii() or "LATIN" in unicodedata.name(ch, ""))
+    return bool(letters) and latin / len(letters) < 0.5

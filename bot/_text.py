@@ -1,0 +1,45 @@
+"""Text normalisation and the feature analyzer shared by index building and querying."""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Mapping
+
+ANALYSIS_LIMIT = 2000  # characters of a message that routing and retrieval look at
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-"})
+_SPACE = re.compile(r"\s+")
+
+
+def normalize(text: str) -> str:
+    """Lower-case, Unicode-folded, single-spaced text with straight quotes."""
+    text = unicodedata.normalize("NFKC", text).translate(_QUOTES).lower()
+    return _SPACE.sub(" ", text).strip()
+
+
+def words(text: str) -> list[str]:
+    """The word tokens of normalised text."""
+    return _WORD.findall(text)
+
+
+def features(text: str) -> list[str]:
+    """Word 1-2-grams and in-word character 3-5-grams, the index's feature space."""
+    tokens = words(text)
+    grams = [f"w:{t}" for t in tokens]
+    grams += [f"w:{a} {b}" for a, b in zip(tokens, tokens[1:])]
+    for token in tokens:
+        padded = f" {token} "
+        for n in (3, 4, 5):
+            grams += [f"c:{padded[i:i + n]}" for i in range(len(padded) - n + 1)]
+    return grams
+
+
+def weigh(grams: Iterable[str], vocabulary: Mapping[str, int], idf: list[float] | object) -> dict[int, float]:
+    """Sublinear TF-IDF weights of `grams`, L2-normalised, as {feature index: weight}."""
+    counts = Counter(g for g in grams if g in vocabulary)
+    vector = {vocabulary[g]: (1.0 + math.log(n)) * float(idf[vocabulary[g]]) for g, n in counts.items()}
+    norm = math.sqrt(sum(v * v for v in vector.values()))
+    return {j: v / norm for j, v in vector.items()} if norm else {}

@@ -1,0 +1,96 @@
+"""The `hipbot` command: a thin shell over the core (ask, chat, telegram, eval)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from ._errors import DataError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the command line and run one sub-command; data errors exit with status 2."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except DataError as exc:
+        print(f"hipbot: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hipbot", description="Back pain on the hip thrust machine: answers from one expert article. Not medical advice.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    ask = commands.add_parser("ask", help="answer one question (or JSON lines from stdin with --jsonl)")
+    ask.add_argument("text", nargs="*", help="the question")
+    mode = ask.add_mutually_exclusive_group()
+    mode.add_argument("--json", action="store_true", help="print the reply as one JSON object")
+    mode.add_argument("--jsonl", action="store_true", help="read {\"text\", \"session\"} lines from stdin, write one JSON reply per line")
+    ask.set_defaults(run=_ask)
+
+    chat = commands.add_parser("chat", help="talk to hipbot in the terminal")
+    chat.set_defaults(run=_chat)
+
+    evaluate = commands.add_parser("eval", help="score a labelled set")
+    evaluate.add_argument("file", type=Path)
+    evaluate.set_defaults(run=_eval)
+
+    telegram = commands.add_parser("telegram", help="run the Telegram bot (token in TELEGRAM_BOT_TOKEN)")
+    from .telegram_options import add_telegram_arguments
+
+    add_telegram_arguments(telegram)
+    telegram.set_defaults(run=_telegram)
+    return parser
+
+
+def _ask(args: argparse.Namespace) -> int:
+    from ._engine import answer
+
+    if args.jsonl:
+        from .jsonl import serve_jsonl
+
+        if args.text:
+            print("hipbot: error: --jsonl reads questions from stdin, not from arguments", file=sys.stderr)
+            return 2
+        return serve_jsonl(sys.stdin, sys.stdout, answer)
+    text = " ".join(args.text)
+    reply = answer(text)
+    if args.json:
+        print(json.dumps(reply.to_json(), ensure_ascii=False))
+    else:
+        print(reply.text)
+        if reply.suggestions:
+            print("\nYou could ask: " + " | ".join(reply.suggestions))
+    return 0
+
+
+def _chat(args: argparse.Namespace) -> int:
+    from ._engine import answer
+    from .repl import run_repl
+
+    return run_repl(answer)
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from ._engine import answer
+    from .evaluate import evaluate, load_cases, report
+
+    print(report(evaluate(load_cases(args.file), answer)))
+    return 0
+
+
+def _telegram(args: argparse.Namespace) -> int:
+    from .telegram import run_telegram
+
+    return run_telegram(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

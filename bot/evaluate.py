@@ -1,0 +1,160 @@
+"""Score the bot on a labelled set (the schema of shared eval files): items and conversations."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ._errors import DataError
+from ._model import INTENTS, Reply, State
+
+Answer = Callable[[str, State | None], Reply]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One labelled message; `conversation` groups turns that share state."""
+
+    id: str
+    text: str
+    intent: str
+    topic: str
+    evidence: tuple[str, ...]
+    conversation: str | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    case: Case
+    intent: str
+    topic: str
+    grounded: bool
+
+    @property
+    def correct(self) -> bool:
+        """Intent matches and, where evidence is given, the reply contains one piece of it."""
+        return self.intent == self.case.intent and self.grounded
+
+
+@dataclass
+class Scores:
+    """Everything `hipbot eval` reports."""
+
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def accuracy(self) -> float:
+        return _ratio(sum(o.correct for o in self.outcomes), len(self.outcomes))
+
+    @property
+    def topic_accuracy(self) -> float:
+        return _ratio(sum(o.topic == o.case.topic or o.topic.startswith(o.case.topic + ".") for o in self.outcomes),
+                      len(self.outcomes))
+
+    @property
+    def red_flag_recall(self) -> float:
+        flagged = [o for o in self.outcomes if o.case.intent == "red_flag"]
+        return _ratio(sum(o.intent == "red_flag" for o in flagged), len(flagged))
+
+    @property
+    def false_escalation(self) -> float:
+        """Share of messages that are not red flags but got the red-flag reply."""
+        calm = [o for o in self.outcomes if o.case.intent != "red_flag"]
+        return _ratio(sum(o.intent == "red_flag" for o in calm), len(calm))
+
+    @property
+    def content_leaks(self) -> list[Outcome]:
+        """out_of_scope or greeting items that were answered with article content."""
+        return [o for o in self.outcomes if o.case.intent in ("out_of_scope", "greeting")
+                and o.intent not in ("out_of_scope", "greeting")]
+
+    def per_intent(self) -> dict[str, tuple[float, float, float, int]]:
+        """Precision, recall, F1 and support of each intent."""
+        table = {}
+        for intent in INTENTS:
+            tp = sum(o.intent == intent and o.case.intent == intent for o in self.outcomes)
+            predicted = sum(o.intent == intent for o in self.outcomes)
+            support = sum(o.case.intent == intent for o in self.outcomes)
+            if not predicted and not support:
+                continue
+            p, r = _ratio(tp, predicted), _ratio(tp, support)
+            table[intent] = (p, r, _ratio(2 * p * r, p + r), support)
+        return table
+
+    def confusion(self) -> Counter[tuple[str, str]]:
+        return Counter((o.case.intent, o.intent) for o in self.outcomes)
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if b else 0.0
+
+
+def load_cases(path: Path) -> list[Case]:
+    """Items and conversation turns of an eval file, in order."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise DataError(str(path), "", f"cannot read eval set ({exc.__class__.__name__})") from None
+    if not isinstance(data, dict):
+        raise DataError(str(path), "top level", "expected a mapping with items and/or conversations")
+    cases = [_case(item, f"items[{i}]", str(path)) for i, item in enumerate(data.get("items") or [])]
+    for n, conv in enumerate(data.get("conversations") or []):
+        cid = str(conv.get("id", f"conversation {n}"))
+        for t, turn in enumerate(conv.get("turns") or []):
+            cases.append(_case({"id": f"{cid}.{t + 1}", **turn}, f"conversations[{n}].turns[{t}]", str(path), cid))
+    return cases
+
+
+def _case(raw: Any, place: str, path: str, conversation: str | None = None) -> Case:
+    if not isinstance(raw, dict) or not isinstance(raw.get("text"), str) or raw.get("intent") not in INTENTS:
+        raise DataError(path, place, "needs text (a string) and intent (one of " + ", ".join(INTENTS) + ")")
+    return Case(str(raw.get("id", place)), raw["text"], raw["intent"], str(raw.get("topic", raw["intent"])),
+                tuple(str(e) for e in raw.get("evidence") or ()), conversation)
+
+
+def evaluate(cases: Iterable[Case], answer: Answer) -> Scores:
+    """Answer every case; conversation turns carry their state forward."""
+    scores = Scores()
+    states: dict[str, State] = {}
+    for case in cases:
+        state = states.get(case.conversation) if case.conversation else None
+        reply = answer(case.text, state)
+        if case.conversation:
+            states[case.conversation] = reply.state
+        text = reply.text.lower()
+        grounded = not case.evidence or any(e.lower() in text for e in case.evidence)
+        scores.outcomes.append(Outcome(case, reply.intent, reply.topic, grounded))
+    return scores
+
+
+def report(scores: Scores) -> str:
+    """The printed evaluation: totals, per-intent table, confusion matrix and misses."""
+    n = len(scores.outcomes)
+    lines = [
+        f"items: {n}",
+        f"accuracy: {scores.accuracy:.1%}  ({sum(o.correct for o in scores.outcomes)}/{n})",
+        f"topic accuracy: {scores.topic_accuracy:.1%}",
+        f"red-flag recall: {scores.red_flag_recall:.1%}",
+        f"false escalation: {scores.false_escalation:.1%}",
+        f"out_of_scope/greeting answered with article content: {len(scores.content_leaks)}",
+        "",
+        f"{'intent':<14}{'precision':>10}{'recall':>8}{'f1':>7}{'n':>5}",
+    ]
+    for intent, (p, r, f1, support) in scores.per_intent().items():
+        lines.append(f"{intent:<14}{p:>10.2f}{r:>8.2f}{f1:>7.2f}{support:>5}")
+    labels = [i for i in INTENTS if any(i in pair for pair in scores.confusion())]
+    lines += ["", "confusion (rows: expected, columns: answered)", " " * 14 + "".join(f"{l[:8]:>9}" for l in labels)]
+    matrix = scores.confusion()
+    for row in labels:
+        lines.append(f"{row:<14}" + "".join(f"{matrix[(row, col)]:>9}" for col in labels))
+    misses = [o for o in scores.outcomes if not o.correct]
+    lines += ["", f"misses: {len(misses)}"]
+    for o in misses:
+        why = "intent" if o.intent != o.case.intent else "evidence"
+        lines.append(f"  {o.case.id} [{why}] expected {o.case.topic}, got {o.topic}: {o.case.text[:90]!r}")
+    return "\n".join(lines)
