@@ -32,6 +32,8 @@ class Config:
     routing: dict[str, float]
     pairs: dict[str, str]
     cues: dict[str, tuple[re.Pattern[str], ...]]
+    off_topic: dict[str, re.Pattern[str]]
+    question: re.Pattern[str]
     followup: tuple[re.Pattern[str], ...]
     pain: re.Pattern[str]
     negation: re.Pattern[str]
@@ -47,11 +49,12 @@ class Config:
 
 _SCHEMA: dict[str, type] = {
     "version": int, "intents": dict, "replies": dict, "routing": dict, "pairs": dict, "cues": dict,
-    "followup": list, "pain": str, "negation": str, "negation_breakers": str, "red_flags": dict,
+    "off_topic": dict, "question": str, "followup": list, "pain": str, "negation": str, "negation_breakers": str, "red_flags": dict,
     "lexicon": dict, "examples": dict,
 }
 _REPLY_KEYS = ("greeting.hello", "greeting.thanks", "greeting.goodbye", "empty", "not_text", "other_language", "not_sure", "out_of_scope", "closest")
-_ROUTING_KEYS = ("min_confidence", "red_flag_classifier", "cue_weight", "followup_bonus", "retrieval_weight")
+_ROUTING_KEYS = ("min_confidence", "red_flag_classifier", "followup_bonus", "retrieval_weight", "off_topic_bonus")
+_OFF_TOPIC_KEYS = ("exercise", "unless_exercise", "pain_site", "unless_pain_site")
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -164,9 +167,16 @@ def _build(raw: Any, check: _Checker) -> Config:
         examples[topic] = check.strings(phrases, f"examples.{topic}")
     return Config(
         intents=intents, replies=replies, routing=routing, pairs=pairs, cues=cues,
+        off_topic=_off_topic(data["off_topic"], check),
+        question=check.pattern(data["question"], "question"),
         followup=check.patterns(data["followup"], "followup"),
         pain=check.pattern(data["pain"], "pain"),
         negation=check.pattern(data["negation"], "negation"),
         negation_breakers=check.pattern(data["negation_breakers"], "negation_breakers"),
         red_flags=tuple(red_flags), lexicon=lexicon, examples=examples,
     )
+
+
+def _off_topic(raw: dict, check: _Checker) -> dict[str, re.Pattern[str]]:
+    check.keys(raw, _OFF_TOPIC_KEYS, "off_topic", required=_OFF_TOPIC_KEYS)
+    return {key: check.pattern(raw[key], f"off_topic.{key}") for key in _OFF_TOPIC_KEYS}

@@ -33,7 +33,7 @@ class Lexicon:
             if len(token) < MIN_FUZZY_LENGTH or token in self._known or not token.isalpha():
                 continue
             match = process.extractOne(token, self._key_terms, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
-            if match:
+            if match and match[0][0] == token[0]:  # typos rarely change the first letter
                 fixed.append(match[0])
         return fixed
 

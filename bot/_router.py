@@ -55,17 +55,26 @@ class Router:
         if not len(vector[0]):
             return Route("out_of_scope.unsure", 0.0)
         scores, similarities = self._scores(vector)
-        followup = bool(state.topic) and any(p.search(head) for p in self.config.followup)
+        if self._off_topic(head) and "out_of_scope" in scores:
+            scores["out_of_scope"] += self.config.routing["off_topic_bonus"]
+        leader = max(scores, key=scores.__getitem__)
+        settled = self.config.intent_of(leader) in ("greeting", "out_of_scope") and scores[leader] >= 0.5
+        followup = bool(state.topic) and not settled and any(p.search(head) for p in self.config.followup)
         if followup and state.topic in scores:
             for topic in {state.topic, self.partner.get(state.topic)} - {None}:
                 scores[topic] = scores.get(topic, 0.0) + self.config.routing["followup_bonus"]
         best = max(scores, key=scores.__getitem__)
+        if self.config.intent_of(best) == "red_flag":
+            if scores[best] >= self.config.routing["red_flag_classifier"]:
+                return Route(best, min(1.0, scores[best]), flags=(best,), similarities=similarities)
+            best = max((t for t in scores if self.config.intent_of(t) != "red_flag"), key=scores.__getitem__)
+        subject_score = max(scores[best], scores.get(self.partner.get(best, best), 0.0))
         best = self._choose_mode(best, scores, head, state if followup else None)
-        confidence = min(1.0, scores[best])
+        confidence = min(1.0, subject_score)
         intent = self.config.intent_of(best)
-        if intent == "red_flag":
-            return Route(best, confidence, flags=(best,), similarities=similarities)
-        if state.red_flags and (intent == "cause" or (followup and intent == "fix" and best.endswith(".general"))):
+        asks_cause = any(p.search(head) for p in self.config.cues["cause"])
+        if state.red_flags and not intent.startswith(("greeting", "about")) and (
+                intent == "cause" or (followup and (asks_cause or best.endswith(".general")))):
             return Route(state.red_flags[-1], confidence, flags=state.red_flags, reminder=True, similarities=similarities)
         if best == "out_of_scope" or confidence < self.config.routing["min_confidence"]:
             ranked = sorted((t for t in scores if "." in t and not t.startswith(("greeting", "out_of_scope"))),
@@ -87,18 +96,32 @@ class Router:
             scores[topic] = scores.get(topic, 0.0) + weight * similarity
         return scores, similarities
 
+    def _off_topic(self, text: str) -> bool:
+        """About another lift (hip thrust not named) or pain somewhere other than the back."""
+        rules = self.config.off_topic
+        other_lift = rules["exercise"].search(text) and not rules["unless_exercise"].search(text)
+        other_site = rules["pain_site"].search(text) and not rules["unless_pain_site"].search(text)
+        return bool(other_lift or other_site)
+
     def _choose_mode(self, best: str, scores: dict[str, float], text: str, previous: State | None) -> str:
-        """Between a cause and its matching fix, follow what the message asks (why vs how)."""
+        """Between a cause and its matching fix, the message's wording decides (why vs how).
+
+        With no wording either way, a follow-up keeps the previous mode and a plain
+        statement ("my back hurts when...") asks for the cause; otherwise the classifier decides.
+        """
         partner = self.partner.get(best)
         if partner is None or partner not in scores:
             return best
-        cues = {mode: sum(bool(p.search(text)) for p in patterns) for mode, patterns in self.config.cues.items()}
-        if previous is not None and not any(cues.values()) and previous.intent in cues:
-            return best if self.config.intent_of(best) == previous.intent else partner
-        weight = self.config.routing["cue_weight"]
-        def total(topic: str) -> float:
-            return scores[topic] + weight * cues.get(self.config.intent_of(topic), 0)
-        return partner if total(partner) > total(best) else best
+        cause, fix = (sum(bool(p.search(text)) for p in self.config.cues[m]) for m in ("cause", "fix"))
+        if cause != fix:
+            wanted = "cause" if cause > fix else "fix"
+        elif cause == 0 and previous is not None and previous.intent in ("cause", "fix"):
+            wanted = previous.intent
+        elif cause == 0 and not self.config.question.search(text):
+            wanted = "cause"
+        else:
+            return best
+        return best if self.config.intent_of(best) == wanted else partner
 
 
 def _has_words(text: str) -> bool:

@@ -12,12 +12,13 @@ ANALYSIS_LIMIT = 2000  # characters of a message that routing and retrieval look
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-"})
 _SPACE = re.compile(r"\s+")
+_NUMBER_UNIT = re.compile(r"(\d)([a-z])")
 
 
 def normalize(text: str) -> str:
     """Lower-case, Unicode-folded, single-spaced text with straight quotes."""
     text = unicodedata.normalize("NFKC", text).translate(_QUOTES).lower()
-    return _SPACE.sub(" ", text).strip()
+    return _NUMBER_UNIT.sub(r"\1 \2", _SPACE.sub(" ", text)).strip()
 
 
 def words(text: str) -> list[str]:
