@@ -35,6 +35,7 @@ class Config:
     off_topic: dict[str, re.Pattern[str]]
     question: re.Pattern[str]
     followup: tuple[re.Pattern[str], ...]
+    followup_breakers: re.Pattern[str]
     pain: re.Pattern[str]
     negation: re.Pattern[str]
     negation_breakers: re.Pattern[str]
@@ -49,10 +50,14 @@ class Config:
 
 _SCHEMA: dict[str, type] = {
     "version": int, "intents": dict, "replies": dict, "routing": dict, "pairs": dict, "cues": dict,
-    "off_topic": dict, "question": str, "followup": list, "pain": str, "negation": str, "negation_breakers": str, "red_flags": dict,
+    "off_topic": dict, "question": str, "followup": list, "followup_breakers": str, "pain": str,
+    "negation": str, "negation_breakers": str, "red_flags": dict,
     "lexicon": dict, "examples": dict,
 }
-_REPLY_KEYS = ("greeting.hello", "greeting.thanks", "greeting.goodbye", "empty", "not_text", "other_language", "not_sure", "out_of_scope", "closest")
+_REPLY_KEYS = (
+    "greeting.hello", "greeting.thanks", "greeting.goodbye", "greeting.empty", "out_of_scope",
+    "out_of_scope.not_text", "out_of_scope.other_language", "out_of_scope.unsure", "closest",
+)
 _ROUTING_KEYS = ("min_confidence", "red_flag_classifier", "followup_bonus", "retrieval_weight", "off_topic_bonus")
 _OFF_TOPIC_KEYS = ("exercise", "unless_exercise", "pain_site", "unless_pain_site")
 
@@ -170,6 +175,7 @@ def _build(raw: Any, check: _Checker) -> Config:
         off_topic=_off_topic(data["off_topic"], check),
         question=check.pattern(data["question"], "question"),
         followup=check.patterns(data["followup"], "followup"),
+        followup_breakers=check.pattern(data["followup_breakers"], "followup_breakers"),
         pain=check.pattern(data["pain"], "pain"),
         negation=check.pattern(data["negation"], "negation"),
         negation_breakers=check.pattern(data["negation_breakers"], "negation_breakers"),

@@ -61,7 +61,7 @@ class Engine:
             text = f"{lead}\n\n{text}" if lead else text
             sources = self._sources((topic,), route)
         elif route.closest:
-            text = self.config.replies["not_sure" if topic.endswith("unsure") else "out_of_scope"]
+            text = self.config.replies[topic] + "\n\n" + self.config.replies["closest"]
             suggestions = tuple(self.config.intents[self.config.intent_of(t)].get("ask", "{heading}?").format(
                 heading=self.composer.headline(t)) for t in route.closest) or suggestions
         else:

@@ -3,32 +3,50 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-from ._config import Config
+from ._config import Config, RedFlag
 
 _SENTENCE = re.compile(r"[^.?!;\n]+")
 _NEGATION_WINDOW = 30  # characters before a sign that a negation may stand in
 
 
-def red_flags(text: str, config: Config) -> tuple[str, ...]:
-    """Red-flag topics that normalised `text` shows signs of, in intents.yaml order."""
-    found: list[str] = []
-    sentences = [m.group() for m in _SENTENCE.finditer(text)]
+@dataclass(frozen=True)
+class Scan:
+    """Red-flag topics found, in intents.yaml order, and the spans of signs that were negated."""
+
+    flags: tuple[str, ...]
+    negated: tuple[tuple[int, int], ...]
+
+    def without_negated(self, text: str) -> str:
+        """`text` with negated signs blanked out, so 'no numbness' does not read as numbness."""
+        for start, end in sorted(self.negated, reverse=True):
+            text = text[:start] + " " * (end - start) + text[end:]
+        return text
+
+
+def scan(text: str, config: Config) -> Scan:
+    """Look for every red flag's signs in normalised `text`."""
+    flags: list[str] = []
+    negated: list[tuple[int, int]] = []
+    sentences = [(m.start(), m.group()) for m in _SENTENCE.finditer(text)]
     for flag in config.red_flags:
-        if any(_signals(flag.patterns, s, config) for s in sentences) or any(
-            _signals(flag.with_pain, s, config) for s in sentences if config.pain.search(s)
-        ):
-            found.append(flag.topic)
-    return tuple(found)
+        if _found(flag, sentences, config, negated):
+            flags.append(flag.topic)
+    return Scan(tuple(flags), tuple(negated))
 
 
-def _signals(patterns: tuple[re.Pattern[str], ...], sentence: str, config: Config) -> bool:
-    """Whether any pattern matches `sentence` without a negation just before it."""
-    for pattern in patterns:
-        for match in pattern.finditer(sentence):
-            if not _negated(sentence[max(0, match.start() - _NEGATION_WINDOW): match.start()], config):
-                return True
-    return False
+def _found(flag: RedFlag, sentences: list[tuple[int, str]], config: Config, negated: list[tuple[int, int]]) -> bool:
+    hit = False
+    for offset, sentence in sentences:
+        patterns = flag.patterns + (flag.with_pain if config.pain.search(sentence) else ())
+        for pattern in patterns:
+            for match in pattern.finditer(sentence):
+                if _negated(sentence[max(0, match.start() - _NEGATION_WINDOW): match.start()], config):
+                    negated.append((offset + match.start(), offset + match.end()))
+                else:
+                    hit = True
+    return hit
 
 
 def _negated(before: str, config: Config) -> bool:

@@ -11,7 +11,7 @@ from ._config import Config
 from ._index import Index
 from ._lexicon import Lexicon
 from ._model import State
-from ._redflags import red_flags
+from ._redflags import scan
 from ._text import ANALYSIS_LIMIT, normalize
 
 
@@ -46,11 +46,11 @@ class Router:
             return Route("out_of_scope.not_text", 1.0)
         if _foreign_script(text):
             return Route("out_of_scope.other_language", 1.0)
-        head = text[:ANALYSIS_LIMIT]
-        corrections = self.lexicon.corrections(head)
-        flags = red_flags(text + (". " + " ".join(corrections) if corrections else ""), self.config)
-        if flags:
-            return Route(flags[0], 1.0, flags=flags)
+        corrections = self.lexicon.corrections(text[:ANALYSIS_LIMIT])
+        found = scan(text + (". " + " ".join(corrections) if corrections else ""), self.config)
+        if found.flags:
+            return Route(found.flags[0], 1.0, flags=found.flags)
+        head = found.without_negated(text)[:ANALYSIS_LIMIT]
         vector = self.index.vectorize(self.lexicon.expand(head))
         if not len(vector[0]):
             return Route("out_of_scope.unsure", 0.0)
@@ -59,11 +59,14 @@ class Router:
             scores["out_of_scope"] += self.config.routing["off_topic_bonus"]
         leader = max(scores, key=scores.__getitem__)
         settled = self.config.intent_of(leader) in ("greeting", "out_of_scope") and scores[leader] >= 0.5
-        followup = bool(state.topic) and not settled and any(p.search(head) for p in self.config.followup)
+        followup = (bool(state.topic) and not settled and not self.config.followup_breakers.search(head)
+                    and any(p.search(head) for p in self.config.followup))
         if followup and state.topic in scores:
             for topic in {state.topic, self.partner.get(state.topic)} - {None}:
                 scores[topic] = scores.get(topic, 0.0) + self.config.routing["followup_bonus"]
         best = max(scores, key=scores.__getitem__)
+        if followup and best.endswith(".general") and state.topic in scores and not state.topic.endswith(".general"):
+            best = state.topic  # "how do I fix that?": the subject is the previous one
         if self.config.intent_of(best) == "red_flag":
             if scores[best] >= self.config.routing["red_flag_classifier"]:
                 return Route(best, min(1.0, scores[best]), flags=(best,), similarities=similarities)
@@ -125,8 +128,10 @@ class Router:
 
 
 def _has_words(text: str) -> bool:
-    """Whether the text has any letters or digits at all (not just emoji or symbols)."""
-    return any(unicodedata.category(ch)[0] in "LN" for ch in text)
+    """Letters or digits, and not binary junk (many control or unassigned characters)."""
+    categories = [unicodedata.category(ch) for ch in text]
+    junk = sum(c in ("Cc", "Cf", "Co", "Cn", "Cs") for c in categories)
+    return junk <= 0.1 * len(categories) and any(c[0] in "LN" for c in categories)
 
 
 def _foreign_script(text: str) -> bool:

@@ -8,10 +8,13 @@ from pathlib import Path
 
 def add_telegram_arguments(parser: argparse.ArgumentParser) -> None:
     """Polling by default; --webhook URL for webhook mode; --base-url for a local Bot API server."""
-    parser.add_argument("--webhook", metavar="URL", help="public HTTPS URL for webhook mode (default: long polling)")
+    parser.add_argument("--webhook", metavar="URL", help="public HTTPS URL for webhook mode (default: long polling); "
+                        "the secret token comes from TELEGRAM_WEBHOOK_SECRET or is generated")
     parser.add_argument("--listen", default="127.0.0.1", help="address the webhook server listens on")
     parser.add_argument("--port", type=int, default=8443, help="port the webhook server listens on")
     parser.add_argument("--base-url", help="Bot API base URL, e.g. http://127.0.0.1:8081/bot (default: Telegram's)")
-    parser.add_argument("--persistence", type=Path, help="file that keeps each chat's conversation across restarts")
+    parser.add_argument("--base-file-url", help="Bot API file URL (default: derived from --base-url, .../file/bot)")
+    parser.add_argument("--persistence", type=Path, help="file that keeps each chat's conversation across restarts "
+                        "(default: $XDG_STATE_HOME/hipbot/telegram.pickle, i.e. ~/.local/state/hipbot/telegram.pickle)")
     parser.add_argument("--no-persistence", action="store_true", help="keep conversations in memory only")
     parser.add_argument("--no-rate-limit", action="store_true", help="disable outgoing rate limiting (tests, benchmarks)")

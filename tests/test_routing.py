@@ -1,0 +1,96 @@
+"""Routing on representative wording of each intent (none of it from an evaluation set)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot import INTENTS
+
+
+@pytest.mark.parametrize(("text", "intent", "term"), [
+    ("why does my lower back ache every time I use the hip thrust machine", "cause", "technique"),
+    ("i think my back bends backwards at lockout, is that the issue?", "cause", "hyperextending"),
+    ("bench on our machine is super high, could that be making my back hurt", "cause", "hip angle"),
+    ("the pad sits on my stomach, is that why it hurts?", "cause", "hip crease"),
+    ("i load the whole stack, might that be the reason my back hurts", "cause", "too much weight"),
+    ("my butt never feels anything, only my back. why", "cause", "erector spinae"),
+    ("how do I stop my back hurting on hip thrusts", "fix", "hip crease"),
+    ("how should i set the bench height", "fix", "shoulder blades"),
+    ("where should my feet go on the platform?", "fix", "shins perpendicular"),
+    ("how do i brace properly", "fix", "punch"),
+    ("any warm up drills to wake up my glutes?", "fix", "clam shells"),
+    ("should I go lighter?", "fix", "bodyweight"),
+    ("what muscles does the hip thrust work", "about", "gluteus maximus"),
+    ("what's the point of hip thrusts anyway", "about", "athletic performance"),
+    ("give me the tl;dr of the article", "about", "form over"),
+    ("how do I deadlift with a rounded back", "out_of_scope", None),
+    ("what should I eat before leg day", "out_of_scope", None),
+    ("hello there", "greeting", None),
+    ("thanks a lot!", "greeting", None),
+])
+def test_routes_and_grounds(engine, text, intent, term):
+    reply = engine.answer(text)
+    assert reply.intent == intent, (reply.topic, reply.text[:200])
+    if term:
+        assert term.lower() in reply.text.lower()
+    else:
+        assert not reply.sources
+
+
+@pytest.mark.parametrize(("text", "topic"), [
+    ("my leg goes numb halfway through my set", "red_flag.numbness"),
+    ("pins and needles in my toes after thrusts", "red_flag.numbness"),
+    ("pain shoots down the back of my thigh when I lock out", "red_flag.radiating"),
+    ("sharp stabbing pain in my lower back on the last rep", "red_flag.radiating"),
+    ("my right leg gives way on the stairs since thrust day", "red_flag.weakness"),
+    ("my back aches in bed at night even on rest days", "red_flag.pain_at_rest"),
+    ("fixed my setup a month ago and it still hurts every session", "red_flag.persistent"),
+    ("should I get an MRI for this?", "red_flag.general"),
+])
+def test_red_flags(engine, text, topic):
+    reply = engine.answer(text)
+    assert reply.intent == "red_flag"
+    assert topic in {s.id for s in reply.sources} | {reply.topic}
+    assert "physical therapist" in reply.text
+    assert reply.text.startswith("⚠️")
+
+
+def test_red_flag_buried_in_a_form_question_wins(engine):
+    reply = engine.answer(
+        "quick one about foot placement: should my shins be vertical at the top? "
+        "also my left foot tingles a bit on every rep"
+    )
+    assert reply.intent == "red_flag"
+    assert reply.topic == "red_flag.numbness"
+
+
+def test_red_flag_far_into_a_long_message_is_still_found(engine):
+    story = "I train four days a week and love glute work. " * 400
+    reply = engine.answer(story + "Lately there's a shooting pain down my leg on thrusts.")
+    assert reply.intent == "red_flag"
+
+
+@pytest.mark.parametrize("text", [
+    "no numbness or tingling, just a dull ache in my lower back at the top",
+    "it doesn't shoot down my leg or anything, it's just my low back that's sore after thrusts",
+])
+def test_negated_signs_are_not_red_flags(engine, text):
+    assert engine.answer(text).intent == "cause"
+
+
+def test_red_flag_guidance_comes_first_and_never_diagnoses(engine):
+    text = engine.answer("my calf goes numb after hip thrusts").text
+    assert text.index("professional") < text.index("Numbness or Tingling")
+    assert "can't diagnose" in text
+
+
+def test_unclear_message_is_not_answered_with_article_content(engine):
+    reply = engine.answer("zorp blivet quaggle")
+    assert reply.intent == "out_of_scope"
+    assert not reply.sources
+    assert reply.suggestions
+
+
+def test_intents_are_from_the_contract(engine):
+    for text in ("hi", "why does it hurt", "fix it", "numb foot", "what is this", "weather?"):
+        assert engine.answer(text).intent in INTENTS
