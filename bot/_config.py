@@ -59,7 +59,7 @@ _REPLY_KEYS = (
     "out_of_scope.not_text", "out_of_scope.other_language", "out_of_scope.unsure", "closest",
 )
 _ROUTING_KEYS = ("min_confidence", "red_flag_classifier", "followup_bonus", "retrieval_weight", "off_topic_bonus")
-_OFF_TOPIC_KEYS = ("exercise", "unless_exercise", "pain_site", "unless_pain_site")
+_OFF_TOPIC_KEYS = ("instructions", "exercise", "unless_exercise", "pain_site", "unless_pain_site")
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -104,9 +104,10 @@ class _Checker:
     def fail(self, place: str, problem: str) -> DataError:
         return DataError(self.name, place, problem)
 
-    def typed(self, value: Any, kind: type, place: str) -> Any:
+    def typed(self, value: Any, kind: type | tuple[type, ...], place: str) -> Any:
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise self.fail(place, f"expected {_TYPE_NAMES.get(kind, kind.__name__)}, got {type(value).__name__}")
+            name = _TYPE_NAMES.get(kind) or " or ".join(_TYPE_NAMES[k] for k in kind)  # type: ignore[union-attr]
+            raise self.fail(place, f"expected {name}, got {type(value).__name__}")
         return value
 
     def strings(self, value: Any, place: str) -> tuple[str, ...]:

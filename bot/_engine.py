@@ -91,11 +91,9 @@ class Engine:
     def _samples(self) -> list[tuple[str, str]]:
         """Labelled training text: the examples plus every sentence and heading of the article."""
         samples = [(self.lexicon.expand(normalize(e)), topic) for topic, phrases in self.config.examples.items() for e in phrases]
-        classes = set(self.config.examples)
         for chunk in self.chunks:
-            if chunk.topic in classes:
-                for sentence in [chunk.heading, *chunk.text.replace("\n", " ").split(". ")]:
-                    samples.append((self.lexicon.expand(normalize(sentence)), chunk.topic))
+            for sentence in [chunk.heading, *chunk.text.replace("\n", " ").split(". ")]:
+                samples.append((self.lexicon.expand(normalize(sentence)), chunk.topic))
         return samples
 
 

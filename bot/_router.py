@@ -76,8 +76,7 @@ class Router:
         confidence = min(1.0, subject_score)
         intent = self.config.intent_of(best)
         asks_cause = any(p.search(head) for p in self.config.cues["cause"])
-        if state.red_flags and not intent.startswith(("greeting", "about")) and (
-                intent == "cause" or (followup and (asks_cause or best.endswith(".general")))):
+        if state.red_flags and intent != "greeting" and (intent == "cause" or asks_cause or (followup and intent == "fix")):
             return Route(state.red_flags[-1], confidence, flags=state.red_flags, reminder=True, similarities=similarities)
         if best == "out_of_scope" or confidence < self.config.routing["min_confidence"]:
             ranked = sorted((t for t in scores if "." in t and not t.startswith(("greeting", "out_of_scope"))),
@@ -100,11 +99,11 @@ class Router:
         return scores, similarities
 
     def _off_topic(self, text: str) -> bool:
-        """About another lift (hip thrust not named) or pain somewhere other than the back."""
+        """About another lift (hip thrust not named), pain elsewhere than the back, or a prompt injection."""
         rules = self.config.off_topic
         other_lift = rules["exercise"].search(text) and not rules["unless_exercise"].search(text)
         other_site = rules["pain_site"].search(text) and not rules["unless_pain_site"].search(text)
-        return bool(other_lift or other_site)
+        return bool(other_lift or other_site or rules["instructions"].search(text))
 
     def _choose_mode(self, best: str, scores: dict[str, float], text: str, previous: State | None) -> str:
         """Between a cause and its matching fix, the message's wording decides (why vs how).

@@ -1,0 +1,154 @@
+"""Corpus and intents loading: chunks, one-line errors, and the index cache."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot import DataError, Engine
+from bot._config import load_config
+from bot._corpus import load_corpus, parse_article
+from bot._index import load_cached
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_every_section_of_the_article_is_an_addressable_chunk():
+    chunks = load_corpus(ROOT / "corpus")
+    ids = [c.id for c in chunks]
+    assert len(ids) == len(set(ids))
+    kinds = {c.kind for c in chunks}
+    assert kinds == {"about", "cause", "fix", "red_flag", "faq"}
+    assert sum(c.kind == "cause" for c in chunks) == 11
+    assert sum(c.kind == "faq" for c in chunks) == 4
+    bench = next(c for c in chunks if c.id == "fix.bench_height")
+    assert bench.path == ("Corrective Strategies and Proper Technique", "Optimize Your Setup", "Bench Height")
+    assert "shoulder blades" in bench.text
+    assert all(c.document.startswith("Hip Thrust Machine") for c in chunks)
+
+
+def test_headings_without_ids_get_ids_from_their_parent_kind():
+    chunks = parse_article("# T\n\n## Causes {#cause.general}\n\nSome.\n\n### Tight Calves\n\nText.\n", "x.md")
+    assert [c.id for c in chunks] == ["cause.general", "cause.tight_calves"]
+
+
+@pytest.mark.parametrize(("markdown", "problem"), [
+    ("just text, no headings\n", "x.md: no sections found"),
+    ("---\ntitle: [\n---\n## A\n\nb\n", "x.md: front matter: invalid YAML"),
+    ("## A {#bogus.kind}\n\ntext\n", "x.md: line 1: id 'bogus.kind' must start with one of"),
+    ("## A {#fix.a colour=red}\n\ntext\n", "x.md: line 1: unknown heading attribute 'colour'"),
+])
+def test_corpus_errors_name_file_place_and_problem(markdown, problem):
+    with pytest.raises(DataError) as error:
+        parse_article(markdown, "x.md")
+    assert str(error.value).startswith(problem)
+
+
+def test_empty_corpus_folder_is_an_error(tmp_path):
+    with pytest.raises(DataError, match="no Markdown"):
+        load_corpus(tmp_path)
+
+
+@pytest.mark.parametrize(("edit", "problem"), [
+    (lambda s: s.replace("version: 1", "version: 1\ncolour: red"), "colour: unknown key"),
+    (lambda s: s.replace("  cause.general:\n    - \"what else", "  cause.general:\n    - \"x\"\n  cause.general:\n    - \"what else", 1),
+     "duplicate key 'cause.general'"),
+    (lambda s: s.replace("      - '\\bsciatic'", "      - '(unclosed'"), "red_flags.red_flag.radiating.patterns[0]: bad pattern"),
+    (lambda s: s.replace("  min_confidence: 0.22", "  min_confidence: high"), "routing.min_confidence: expected"),
+    (lambda s: s.replace("examples:\n", "examples:\n  recipes.cake:\n    - \"x\"\n"), "examples.recipes.cake: topic must start with"),
+])
+def test_intents_errors_name_file_place_and_problem(tmp_path, edit, problem):
+    bad = tmp_path / "intents.yaml"
+    text = (ROOT / "intents.yaml").read_text()
+    changed = edit(text)
+    assert changed != text
+    bad.write_text(changed)
+    with pytest.raises(DataError) as error:
+        load_config(bad)
+    assert str(error.value).startswith(f"{bad}: ")
+    assert problem in str(error.value)
+
+
+def test_example_topic_no_section_serves_is_an_error(tmp_path):
+    bad = tmp_path / "intents.yaml"
+    bad.write_text((ROOT / "intents.yaml").read_text().replace("examples:\n", "examples:\n  fix.cold_plunge:\n    - \"x\"\n"))
+    with pytest.raises(DataError, match="examples.fix.cold_plunge: no corpus section serves this topic"):
+        Engine(ROOT / "corpus", bad, cache=tmp_path / "cache")
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    """A private copy of corpus/ and intents.yaml to change."""
+    shutil.copytree(ROOT / "corpus", tmp_path / "corpus")
+    shutil.copy(ROOT / "intents.yaml", tmp_path / "intents.yaml")
+    return tmp_path
+
+
+def _engine(project: Path) -> Engine:
+    return Engine(project / "corpus", project / "intents.yaml", cache=project / "cache")
+
+
+def test_a_new_article_is_picked_up_without_code_changes(project):
+    (project / "corpus" / "sled.md").write_text(
+        "---\ntitle: Sled Pushes\n---\n# Sled Pushes\n\n## Sled Push Knee Pain {#cause.sled_knees}\n\n"
+        "Pushing a sled with the knees caving in overloads the kneecap tendon.\n"
+    )
+    reply = _engine(project).answer("why does pushing a sled with my knees caving in hurt my kneecap tendon")
+    assert reply.topic == "cause.sled_knees"
+    assert "overloads the kneecap tendon" in reply.text
+    assert "Sled Pushes" in reply.text
+
+
+def test_cache_is_reused_then_rebuilt_when_the_corpus_changes(project):
+    _engine(project)
+    cached = sorted((project / "cache").glob("index-*.npz"))
+    assert len(cached) == 1
+    _engine(project)
+    assert sorted((project / "cache").glob("index-*.npz")) == cached
+    article = project / "corpus" / "hip-thrust-machine-back-pain.md"
+    article.write_text(article.read_text().replace("hip-width apart", "hip-width apart (about a fist wider)"))
+    engine = _engine(project)
+    assert len(list((project / "cache").glob("index-*.npz"))) == 2
+    assert "a fist wider" in engine.answer("how far apart should my feet be on thrusts?").text
+
+
+def test_intents_change_rebuilds_the_cache(project):
+    _engine(project)
+    intents = project / "intents.yaml"
+    intents.write_text(intents.read_text().replace('lead: "From the article:"', 'lead: "The article says:"'))
+    _engine(project)
+    assert len(list((project / "cache").glob("index-*.npz"))) == 2
+
+
+@pytest.mark.parametrize("damage", [
+    lambda p: p.write_bytes(b"not a zip at all"),
+    lambda p: p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2]),
+    lambda p: p.write_bytes(b""),
+])
+def test_corrupt_cache_is_rebuilt(project, damage):
+    first = _engine(project)
+    (path,) = (project / "cache").glob("index-*.npz")
+    damage(path)
+    again = _engine(project)
+    assert again.answer("how should I set the bench?").topic == first.answer("how should I set the bench?").topic
+    assert load_cached(path.stem.removeprefix("index-"), project / "cache") is not None
+
+
+@pytest.mark.skipif(os.geteuid() == 0 if hasattr(os, "geteuid") else True, reason="root can write anywhere")
+def test_read_only_cache_folder_is_bypassed(project):
+    cache = project / "cache"
+    cache.mkdir()
+    cache.chmod(0o500)
+    try:
+        assert _engine(project).answer("hi").intent == "greeting"
+    finally:
+        cache.chmod(0o700)
+
+
+def test_unwritable_cache_path_is_bypassed(project):
+    blocker = project / "cache"
+    blocker.write_text("a file where the cache folder should be")
+    assert _engine(project).answer("hi").intent == "greeting"

@@ -1,0 +1,329 @@
+"""End-to-end tests of the Telegram adapter: the real Application over real HTTP against a fake Bot API."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import stat
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from telegram.ext import Application
+
+import bot
+from bot import Reply, State, default_engine
+from bot.cli import main as cli_main
+from bot.telegram import ALLOWED_UPDATES, APOLOGY, EXPIRED, NOT_TEXT, build_application
+from fake_bot_api import FakeBotAPI
+
+TOKEN = "123456:" + "A" * 35
+BOT_TIMEOUT = 1.0
+CAUSE = "why does my lower back hurt on hip thrusts?"
+FIX_FOLLOW_UP = "how do I fix that?"
+
+App = Application[Any, Any, Any, Any, Any, Any]
+Launch = Callable[..., contextlib.AbstractAsyncContextManager[App]]
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeBotAPI]:
+    async with FakeBotAPI(TOKEN, delay=BOT_TIMEOUT * 2) as server:
+        yield server
+
+
+@pytest.fixture
+def launch(api: FakeBotAPI, tmp_path: Path) -> Launch:
+    """Start the Application built by build_application the way run_polling does; stop it at exit."""
+
+    @contextlib.asynccontextmanager
+    async def running(answer: Callable[[str, State | None], Reply] = bot.answer, rate_limit: bool = False,
+                      persistence: Path | None = tmp_path / "state" / "telegram.pickle") -> AsyncIterator[App]:
+        application = build_application(TOKEN, answer=answer, base_url=api.base_url, persistence=persistence,
+                                        rate_limit=rate_limit, timeout=BOT_TIMEOUT)
+        await application.initialize()
+        assert application.post_init is not None
+        await application.post_init(application)
+        await application.updater.start_polling(poll_interval=0, timeout=1, allowed_updates=ALLOWED_UPDATES,
+                                                drop_pending_updates=False)
+        await application.start()
+        try:
+            yield application
+        finally:
+            await application.updater.stop()
+            await application.stop()
+            await application.shutdown()
+
+    return running
+
+
+def expected(*messages: str) -> Reply:
+    """The core's reply to the last of `messages`, asked in one conversation."""
+    state = None
+    for text in messages:
+        reply = bot.answer(text, state)
+        state = reply.state
+    return reply
+
+
+async def settle(seconds: float = 0.3) -> None:
+    """Give the bot time to send anything it should not."""
+    await asyncio.sleep(seconds)
+
+
+async def test_commands(api: FakeBotAPI, launch: Launch) -> None:
+    async with launch():
+        assert [c["command"] for c in api.commands] == ["start", "help", "reset", "about"]
+        for command in ("/start", "/help", "/about"):
+            api.push_message(1, command)
+        start, help_, about = await api.wait_replies(1, 3)
+        assert "not medical advice" in start["text"] and "cannot diagnose" in start["text"]
+        assert "How do I fix that?" in help_["text"]
+        assert default_engine().chunks[0].document in about["text"] and "Jordan" in about["text"]
+        api.push_message(1, "/frobnicate")
+        unknown = (await api.wait_replies(1, 4))[-1]
+        assert "/help" in unknown["text"]
+
+
+async def test_follow_up_uses_the_conversation(api: FakeBotAPI, launch: Launch) -> None:
+    async with launch():
+        api.push_message(7, CAUSE)
+        first = (await api.wait_replies(7, 1))[0]
+        api.push_message(7, FIX_FOLLOW_UP)
+        second = (await api.wait_replies(7, 2))[1]
+    assert first["text"] == expected(CAUSE).text
+    fix = expected(CAUSE, FIX_FOLLOW_UP)
+    assert fix.intent == "fix" and second["text"] == fix.text
+    headings = [c.heading for c in default_engine().chunks if c.topic == fix.topic and c.kind == "fix"]
+    assert any(heading in second["text"] for heading in headings)
+    assert second["entities"][0] == {"type": "bold", "offset": 0, "length": len(fix.text.split("\n")[0])}
+    buttons = [row[0] for row in second["reply_markup"]["inline_keyboard"]]
+    assert [b["text"] for b in buttons] == list(fix.suggestions)
+    assert all(len(b["callback_data"].encode()) <= 64 for b in buttons)
+    methods = [c.method for c in api.calls if c.params.get("chat_id") == 7]
+    assert methods == ["sendChatAction", "sendMessage"] * 2
+
+
+async def test_red_flag_gets_professional_help(api: FakeBotAPI, launch: Launch) -> None:
+    async with launch():
+        api.push_message(3, "my leg goes numb on thrusts")
+        [reply] = await api.wait_replies(3, 1)
+    red_flag = expected("my leg goes numb on thrusts")
+    assert red_flag.intent == "red_flag" and reply["text"] == red_flag.text
+    assert "physical therapist" in reply["text"] and "can't diagnose" in reply["text"]
+
+
+async def test_suggestion_button(api: FakeBotAPI, launch: Launch) -> None:
+    async with launch():
+        api.push_message(5, CAUSE)
+        [first] = await api.wait_replies(5, 1)
+        button = first["reply_markup"]["inline_keyboard"][0][0]
+        query = api.push_callback(first, button["callback_data"])
+        second = (await api.wait_replies(5, 2))[1]
+        assert api.answered(query)
+        assert second["text"] == f"› {button['text']}\n\n{expected(CAUSE, button['text']).text}"
+        stale = api.push_callback(first, button["callback_data"])  # the keyboard of an older reply
+        await api.wait_for(lambda: api.answered(stale))
+        await settle()
+    assert api.calls_of("answerCallbackQuery")[-1].params.get("text") == EXPIRED
+    assert len(api.replies(5)) == 2
+
+
+async def test_long_answer_is_split(api: FakeBotAPI, launch: Launch) -> None:
+    paragraphs = [f"Paragraph {n} <&> 💪\n" + "word " * (100 + 30 * n) for n in range(20)]
+    unbroken = "💪" * 3000  # 6000 UTF-16 units without a line break: hard-cut
+    long_text = "Headline\n\n" + "\n\n".join(paragraphs) + "\n\n" + unbroken
+
+    def long_answer(text: str, state: State | None) -> Reply:
+        return Reply("fix", "fix.general", long_text, suggestions=("More?",), state=State(turns=1))
+
+    async with launch(answer=long_answer):
+        api.push_message(9, "tell me everything")
+        await api.wait_replies(9, 2)
+        await settle()
+    parts = api.replies(9)
+    assert len(parts) >= 3
+    assert all(len(p["text"].encode("utf-16-le")) // 2 <= 4096 for p in parts)
+    assert "\n\n".join(p["text"] for p in parts[:-1]) + parts[-1]["text"] == long_text
+    assert parts[-1]["text"] + parts[-2]["text"] == unbroken
+    assert [("reply_markup" in p) for p in parts] == [False] * (len(parts) - 1) + [True]
+
+
+async def test_html_in_user_text(api: FakeBotAPI, launch: Launch) -> None:
+    def echo(text: str, state: State | None) -> Reply:
+        return Reply("about", "about.echo", f"You said:\n{text}", state=State())
+
+    question = "<b>why</b> & my back?"
+    async with launch():
+        api.push_message(11, question)
+        [reply] = await api.wait_replies(11, 1)
+    assert reply["text"] == expected(question).text
+    async with launch(answer=echo):
+        api.push_message(12, question)
+        [echoed] = await api.wait_replies(12, 1)
+    assert echoed["text"] == f"You said:\n{question}"
+    assert all(c.status == 200 for c in api.calls_of("sendMessage"))
+
+
+async def test_hundred_chats_at_once(api: FakeBotAPI, launch: Launch) -> None:
+    questions = ["How high should the bench be?", "Where should the pad sit?", CAUSE, "my leg goes numb on thrusts"]
+    follow_up = "why does this happen?"
+    chats = range(1000, 1100)
+    async with launch():
+        for chat in chats:
+            api.push_message(chat, questions[chat % len(questions)])
+            api.push_message(chat, follow_up)
+        await api.wait_for(lambda: len(api.sent) >= 2 * len(chats), timeout=20)
+        await settle()
+    wanted = {chat: expected(questions[chat % len(questions)], follow_up).text for chat in chats}
+    assert len(set(wanted.values())) > 1
+    for chat in chats:
+        first, second = [m["text"] for m in api.replies(chat)]
+        assert first == expected(questions[chat % len(questions)]).text
+        assert second == wanted[chat]
+
+
+@pytest.mark.parametrize("rate_limit", [True, False], ids=["rate-limited", "no-rate-limit"])
+async def test_server_failures_lose_no_reply(api: FakeBotAPI, launch: Launch, rate_limit: bool,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")  # RetryAfter.retry_after as a timedelta, PTB's future default
+    api.fail("sendMessage", "500", "429", "timeout")
+    api.fail("sendChatAction", "500")
+    async with launch(rate_limit=rate_limit):
+        for chat in (21, 22, 23):
+            api.push_message(chat, CAUSE)
+        await api.wait_for(lambda: len(api.sent) >= 3, timeout=15)
+        await settle()
+    for chat in (21, 22, 23):
+        assert [m["text"] for m in api.replies(chat)] == [expected(CAUSE).text]
+    statuses = [c.status for c in api.calls_of("sendMessage")]
+    assert {500, 429, None} <= set(statuses) and statuses.count(200) == 3
+
+
+async def test_restart_keeps_the_conversation(api: FakeBotAPI, launch: Launch, tmp_path: Path) -> None:
+    async with launch():
+        api.push_message(31, CAUSE)
+        await api.wait_replies(31, 1)
+    path = tmp_path / "state" / "telegram.pickle"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    async with launch():
+        api.push_message(31, FIX_FOLLOW_UP)
+        second = (await api.wait_replies(31, 2))[1]
+    assert second["text"] == expected(CAUSE, FIX_FOLLOW_UP).text
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+async def test_group_chat_needs_a_mention(api: FakeBotAPI, launch: Launch) -> None:
+    group = -100123
+    async with launch():
+        api.push_message(group, CAUSE, group=True, user_id=41)
+        api.push_sticker(group, group=True, user_id=41)
+        await settle()
+        assert api.replies(group) == []
+        asked = api.push_message(group, f"@{api.me['username']} {CAUSE}", group=True, user_id=41)
+        [reply] = await api.wait_replies(group, 1)
+        api.push_message(group, FIX_FOLLOW_UP, group=True, user_id=42, reply_to=reply)
+        await api.wait_replies(group, 2)
+    first, second = api.replies(group)
+    assert first["text"] == expected(CAUSE).text and first["reply_to_message_id"] == asked["message_id"]
+    assert second["text"] == expected(CAUSE, FIX_FOLLOW_UP).text
+
+
+async def test_non_text_and_edits(api: FakeBotAPI, launch: Launch) -> None:
+    async with launch():
+        api.push_sticker(51)
+        [reply] = await api.wait_replies(51, 1)
+        api.push_message(51, CAUSE, edited=True)
+        await settle()
+    assert reply["text"] == NOT_TEXT
+    assert len(api.replies(51)) == 1
+
+
+async def test_errors_are_logged_without_text_and_apologised(api: FakeBotAPI, launch: Launch,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    secret_text = "my private back story"
+
+    def broken(text: str, state: State | None) -> Reply:
+        if text == "hello":  # the start-up warm-up
+            return bot.answer(text, state)
+        raise ValueError(f"cannot handle {text}")
+
+    caplog.set_level(logging.INFO)
+    async with launch(answer=broken):
+        api.push_message(61, secret_text)
+        [reply] = await api.wait_replies(61, 1)
+    assert reply["text"] == APOLOGY
+    assert "ValueError" in caplog.text and secret_text not in caplog.text
+
+
+@pytest.mark.filterwarnings("ignore:.*retry_after.*:telegram.warnings.PTBDeprecationWarning")
+async def test_token_and_text_never_logged(api: FakeBotAPI, launch: Launch, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    api.fail("sendMessage", "500", "429")
+    async with launch(rate_limit=True):
+        api.push_message(71, "my leg goes numb on thrusts")
+        api.push_message(71, "/start")
+        await api.wait_replies(71, 2, timeout=10)
+    assert "retrying" in caplog.text
+    assert TOKEN not in caplog.text and TOKEN.split(":")[1] not in caplog.text
+    assert "numb" not in caplog.text
+
+
+async def test_webhook_mode(api: FakeBotAPI, tmp_path: Path) -> None:
+    application = build_application(TOKEN, base_url=api.base_url, persistence=None, rate_limit=False,
+                                    timeout=BOT_TIMEOUT)
+    port = _free_port()
+    await application.initialize()
+    await application.updater.start_webhook(listen="127.0.0.1", port=port, url_path="hook", secret_token="s3cret",
+                                            webhook_url="https://bot.example/hook", allowed_updates=ALLOWED_UPDATES)
+    await application.start()
+    try:
+        assert api.webhook == {"url": "https://bot.example/hook", "secret_token": "s3cret"}
+        message = api.push_message(81, CAUSE)
+        update = {"update_id": 1, "message": message}
+        async with aiohttp.ClientSession() as session:
+            url = f"http://127.0.0.1:{port}/hook"
+            async with session.post(url, json=update) as refused:
+                assert refused.status == 403
+            async with session.post(url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret"}) as ok:
+                assert ok.status == 200
+        [reply] = await api.wait_replies(81, 1)
+        assert reply["text"] == expected(CAUSE).text
+    finally:
+        await application.updater.stop()
+        await application.stop()
+        await application.shutdown()
+
+
+async def test_fake_server_takes_uploads(api: FakeBotAPI, launch: Launch) -> None:
+    async with launch() as application:
+        api.push_message(91, "/help")
+        await api.wait_replies(91, 1)
+        await application.bot.send_photo(91, photo=b"\x89PNG fake bytes", caption="a <b>chart</b>", parse_mode="HTML")
+    assert api.photos == [b"\x89PNG fake bytes"]
+    assert api.replies(91)[-1]["caption"] == "a chart"
+
+
+@pytest.mark.parametrize("token", ["", "not-a-token", "123:short", f"abc:{'A' * 35}"])
+def test_bad_token_is_one_line_error(token: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", token)
+    assert cli_main(["telegram", "--no-persistence"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hipbot: error: TELEGRAM_BOT_TOKEN") and err.count("\n") == 1
+    assert not token or token not in err
+
+
+def test_webhook_needs_https(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    assert cli_main(["telegram", "--webhook", "http://bot.example/hook"]) == 2
+    assert "https" in capsys.readouterr().err
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
