@@ -24,7 +24,16 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
-from telegram import Bot, BotCommand, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyParameters, Update
+from telegram import (
+    Bot,
+    BotCommand,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    ReplyParameters,
+    Update,
+)
 from telegram.constants import ChatAction, ChatType, MessageLimit, ParseMode
 from telegram.error import BadRequest, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import (
@@ -326,10 +335,11 @@ async def send_text(bot: Bot, chat_id: int, text: str, markup: InlineKeyboardMar
     """Send `text` as HTML in as many messages as it needs; only the last one carries `markup`."""
     parts = render(text)
     for number, part in enumerate(parts, start=1):
+        quoted = ReplyParameters(quote, allow_sending_without_reply=True) if quote and number == 1 else None
+        last = number == len(parts)
         await retrying(functools.partial(
             bot.send_message, chat_id, part, parse_mode=ParseMode.HTML,
-            reply_markup=markup if number == len(parts) else None,
-            reply_parameters=ReplyParameters(quote, allow_sending_without_reply=True) if quote and number == 1 else None,
+            reply_markup=markup if last else None, reply_parameters=quoted,
         ))
 
 
@@ -420,9 +430,9 @@ def keyboard(suggestions: tuple[str, ...], generation: int) -> InlineKeyboardMar
     """One button per suggestion; callback data "s:<generation>:<index>" stays far below 64 bytes."""
     if not suggestions:
         return None
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(text, callback_data=f"s:{generation}:{index}")] for index, text in enumerate(suggestions)]
-    )
+    return InlineKeyboardMarkup([
+        [InlineKeyboardButton(text, callback_data=f"s:{generation}:{index}")] for index, text in enumerate(suggestions)
+    ])
 
 
 def addressed(message: Message, username: str, bot_id: int) -> bool:
@@ -454,6 +464,9 @@ def about_text() -> str:
     return "\n\n".join(parts)
 
 
+_EMPTY_STORE = {"conversations": {}, "user_data": {}, "chat_data": {}, "bot_data": {}, "callback_data": None}
+
+
 def private_persistence(path: Path) -> PicklePersistence[Any, Any, Any]:
     """PicklePersistence of chat_data only, in a file created with mode 0600 (it holds health data)."""
     path = path.expanduser()
@@ -464,7 +477,7 @@ def private_persistence(path: Path) -> PicklePersistence[Any, Any, Any]:
         pass
     else:  # an empty store in PTB's format: PTB then rewrites the file in place, keeping its mode
         with os.fdopen(descriptor, "wb") as file:
-            pickle.dump({"conversations": {}, "user_data": {}, "chat_data": {}, "bot_data": {}, "callback_data": None}, file)
+            pickle.dump(_EMPTY_STORE, file)
     path.chmod(0o600)
     return PicklePersistence(
         path, store_data=PersistenceInput(bot_data=False, user_data=False, callback_data=False),

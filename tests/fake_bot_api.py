@@ -26,7 +26,9 @@ JSON = dict[str, Any]
 
 # Form fields that PTB sends as raw strings; every other form field is JSON-encoded.
 RAW_FIELDS = {"text", "caption", "parse_mode", "url", "secret_token", "callback_query_id", "action", "data"}
-HTML_TAGS = {"b": "bold", "i": "italic", "u": "underline", "s": "strikethrough", "code": "code", "pre": "pre", "a": "text_link"}
+HTML_TAGS = {
+    "b": "bold", "i": "italic", "u": "underline", "s": "strikethrough", "code": "code", "pre": "pre", "a": "text_link",
+}
 HTML_TOKEN = re.compile(r'<(/?)([A-Za-z-]+)(?:\s+href="[^"<>]*")?\s*>|&(?:lt|gt|amp|quot|#\d+|#x[0-9A-Fa-f]+);|[<&]')
 MAX_TEXT = 4096
 FAILURES = ("500", "429", "timeout")
@@ -111,7 +113,9 @@ class FakeBotAPI:
             "id": chat_id, "type": "private", "first_name": "Tester"}
         self._chats[chat_id] = chat
         user = {"id": user_id or abs(chat_id), "is_bot": False, "first_name": "Tester", "language_code": "en"}
-        message: JSON = {"message_id": next(self._message_ids), "date": int(time.time()), "chat": chat, "from": user, **fields}
+        message: JSON = {
+            "message_id": next(self._message_ids), "date": int(time.time()), "chat": chat, "from": user, **fields,
+        }
         if text is not None:
             message["text"] = text
             entities = list(_entities(text))
@@ -368,26 +372,30 @@ def _parse_html(source: str) -> tuple[str, list[JSON]]:
         position = match.end()
         token = match[0]
         if token in ("<", "&"):
-            raise ApiError(400, f"Bad Request: can't parse entities: unexpected {token!r} at byte offset {match.start()}")
+            raise _unparsable(f"unexpected {token!r} at offset {match.start()}")
         if token.startswith("&"):
             out.append(html.unescape(token))
             continue
         closing, tag = match[1] == "/", match[2].lower()
         if tag not in HTML_TAGS:
-            raise ApiError(400, f'Bad Request: can\'t parse entities: unsupported start tag "{tag}"')
+            raise _unparsable(f'unsupported start tag "{tag}"')
         offset = _units("".join(out))
         if not closing:
             open_tags.append((tag, offset))
             continue
         if not open_tags or open_tags[-1][0] != tag:
-            raise ApiError(400, f'Bad Request: can\'t parse entities: unmatched end tag "{tag}"')
+            raise _unparsable(f'unmatched end tag "{tag}"')
         start = open_tags.pop()[1]
         if offset > start:
             entities.append({"type": HTML_TAGS[tag], "offset": start, "length": offset - start})
     out.append(source[position:])
     if open_tags:
-        raise ApiError(400, f'Bad Request: can\'t parse entities: can\'t find end tag corresponding to start tag "{open_tags[-1][0]}"')
+        raise _unparsable(f'can\'t find end tag corresponding to start tag "{open_tags[-1][0]}"')
     return "".join(out), sorted(entities, key=lambda e: e["offset"])
+
+
+def _unparsable(problem: str) -> ApiError:
+    return ApiError(400, f"Bad Request: can't parse entities: {problem}")
 
 
 def _entities(text: str) -> Iterator[JSON]:

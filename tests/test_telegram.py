@@ -5,22 +5,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import signal
 import socket
 import stat
+import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from telegram.error import BadRequest
 from telegram.ext import Application
 
 import bot
 from bot import Reply, State, default_engine
 from bot.cli import main as cli_main
-from bot.telegram import ALLOWED_UPDATES, APOLOGY, EXPIRED, NOT_TEXT, build_application
+from bot.telegram import ALLOWED_UPDATES, APOLOGY, EXPIRED, NOT_TEXT, RESET, build_application
 from fake_bot_api import FakeBotAPI
 
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "123456:" + "A" * 35
 BOT_TIMEOUT = 1.0
 CAUSE = "why does my lower back hurt on hip thrusts?"
@@ -108,6 +113,17 @@ async def test_follow_up_uses_the_conversation(api: FakeBotAPI, launch: Launch) 
     assert methods == ["sendChatAction", "sendMessage"] * 2
 
 
+async def test_reset_forgets_the_conversation(api: FakeBotAPI, launch: Launch) -> None:
+    pad, why = "Where should the pad sit?", "why does this happen?"
+    assert expected(pad, why).text != expected(why).text
+    async with launch():
+        api.push_message(8, pad)
+        api.push_message(8, "/reset")
+        api.push_message(8, why)
+        replies = await api.wait_replies(8, 3)
+    assert [m["text"] for m in replies] == [expected(pad).text, RESET, expected(why).text]
+
+
 async def test_red_flag_gets_professional_help(api: FakeBotAPI, launch: Launch) -> None:
     async with launch():
         api.push_message(3, "my leg goes numb on thrusts")
@@ -162,11 +178,13 @@ async def test_html_in_user_text(api: FakeBotAPI, launch: Launch) -> None:
         api.push_message(11, question)
         [reply] = await api.wait_replies(11, 1)
     assert reply["text"] == expected(question).text
-    async with launch(answer=echo):
+    async with launch(answer=echo) as application:
         api.push_message(12, question)
         [echoed] = await api.wait_replies(12, 1)
+        with pytest.raises(BadRequest, match="parse entities"):  # the fake refuses unescaped HTML like Telegram
+            await application.bot.send_message(12, question, parse_mode="HTML")
     assert echoed["text"] == f"You said:\n{question}"
-    assert all(c.status == 200 for c in api.calls_of("sendMessage"))
+    assert [c.status for c in api.calls_of("sendMessage")] == [200, 200, 400]
 
 
 async def test_hundred_chats_at_once(api: FakeBotAPI, launch: Launch) -> None:
@@ -273,7 +291,7 @@ async def test_token_and_text_never_logged(api: FakeBotAPI, launch: Launch, capl
     assert "numb" not in caplog.text
 
 
-async def test_webhook_mode(api: FakeBotAPI, tmp_path: Path) -> None:
+async def test_webhook_mode(api: FakeBotAPI) -> None:
     application = build_application(TOKEN, base_url=api.base_url, persistence=None, rate_limit=False,
                                     timeout=BOT_TIMEOUT)
     port = _free_port()
@@ -299,17 +317,43 @@ async def test_webhook_mode(api: FakeBotAPI, tmp_path: Path) -> None:
         await application.shutdown()
 
 
-async def test_fake_server_takes_uploads(api: FakeBotAPI, launch: Launch) -> None:
+async def test_fake_server_uploads_and_edits(api: FakeBotAPI, launch: Launch) -> None:
     async with launch() as application:
         api.push_message(91, "/help")
-        await api.wait_replies(91, 1)
+        [help_] = await api.wait_replies(91, 1)
         await application.bot.send_photo(91, photo=b"\x89PNG fake bytes", caption="a <b>chart</b>", parse_mode="HTML")
+        await application.bot.edit_message_text("edited <i>text</i>", chat_id=91, message_id=help_["message_id"],
+                                                parse_mode="HTML")
     assert api.photos == [b"\x89PNG fake bytes"]
     assert api.replies(91)[-1]["caption"] == "a chart"
+    assert help_["text"] == "edited text" and help_["entities"] == [{"type": "italic", "offset": 7, "length": 4}]
+
+
+async def test_hipbot_telegram_command(api: FakeBotAPI, tmp_path: Path) -> None:
+    """`hipbot telegram` as deployed: a separate process polling the fake server, stopped by SIGINT."""
+    state = tmp_path / "cli" / "telegram.pickle"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "telegram", "--base-url", api.base_url, "--persistence", str(state),
+        cwd=PROJECT_ROOT, env={**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        api.push_message(101, "my leg goes numb on thrusts")
+        [reply] = await api.wait_replies(101, 1, timeout=30)
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGINT)
+        _, stderr = await asyncio.wait_for(process.communicate(), timeout=15)
+    log = stderr.decode()
+    assert process.returncode == 0, log
+    assert reply["text"] == expected("my leg goes numb on thrusts").text
+    assert "Application started" in log and TOKEN not in log and "numb" not in log
+    assert stat.S_IMODE(state.stat().st_mode) == 0o600
 
 
 @pytest.mark.parametrize("token", ["", "not-a-token", "123:short", f"abc:{'A' * 35}"])
-def test_bad_token_is_one_line_error(token: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_token_is_one_line_error(token: str, monkeypatch: pytest.MonkeyPatch,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", token)
     assert cli_main(["telegram", "--no-persistence"]) == 2
     err = capsys.readouterr().err

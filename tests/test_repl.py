@@ -1,0 +1,86 @@
+"""`hipbot chat` driven through stdin and through a pseudo-terminal."""
+
+from __future__ import annotations
+
+import io
+import os
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bot import answer
+from bot.repl import run_repl
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def chat(lines: str) -> str:
+    out = io.StringIO()
+    assert run_repl(answer, stdin=io.StringIO(lines), stdout=out) == 0
+    return out.getvalue()
+
+
+def test_follow_up_by_number_and_reset():
+    output = chat("why does my back hurt when my feet are far out?\n1\n/reset\n1\n/quit\nnever read\n")
+    assert "shift the emphasis" in output
+    assert "> How do I fix it?" in output
+    assert "perpendicular" in output
+    assert "(conversation forgotten)" in output
+    assert output.count("> How do I fix it?") == 1  # after /reset "1" is just text
+    assert "never read" not in output and "Bye!" in output
+
+
+def test_help_and_end_of_input():
+    output = chat("/help\n")
+    assert "/reset" in output and "not medical advice" in output
+    assert output.rstrip().endswith("Bye! Form over load.")
+
+
+def test_subprocess_with_closed_stdin_exits_cleanly():
+    result = subprocess.run([sys.executable, "-m", "bot.cli", "chat"], stdin=subprocess.DEVNULL,
+                            capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 0
+    assert "Bye!" in result.stdout
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
+def test_pseudo_terminal_session_with_line_editing_and_ctrl_d():
+    import pty
+
+    pid, fd = pty.fork()
+    if pid == 0:  # child: the real REPL on a terminal
+        os.chdir(ROOT)
+        os.execv(sys.executable, [sys.executable, "-m", "bot.cli", "chat"])
+    screen = _read_until(fd, b"you>")
+    os.write(fd, b"how should I set the bench hieght\x7f\x7f\x7f\x7f\x7fheight?\r")  # backspaces edit the line
+    screen += _read_until(fd, b"shoulder blades")
+    screen += _read_until(fd, b"you>")
+    os.write(fd, b"\x04")  # Ctrl-D
+    screen += _read_until(fd, b"Bye!")
+    _, status = os.waitpid(pid, 0)
+    text = screen.decode(errors="replace")
+    assert "shoulder blades" in text
+    assert os.WEXITSTATUS(status) == 0
+
+
+def _read_until(fd: int, marker: bytes, timeout: float = 60.0) -> bytes:
+    """Read the terminal until `marker` shows, answering cursor-position requests like a terminal."""
+    data, deadline = b"", time.monotonic() + timeout
+    while marker not in data and time.monotonic() < deadline:
+        if not select.select([fd], [], [], 0.2)[0]:
+            continue
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        if b"\x1b[6n" in chunk:
+            os.write(fd, b"\x1b[1;1R")
+        data += chunk
+    assert marker in data, data[-500:]
+    return data
