@@ -71,12 +71,13 @@ class Router:
             if scores[best] >= self.config.routing["red_flag_classifier"]:
                 return Route(best, min(1.0, scores[best]), flags=(best,), similarities=similarities)
             best = max((t for t in scores if self.config.intent_of(t) != "red_flag"), key=scores.__getitem__)
-        subject_score = max(scores[best], scores.get(self.partner.get(best, best), 0.0))
+        partner = self.partner.get(best)
+        subject_score = scores[best] + (scores.get(partner, 0.0) if partner else 0.0)
         best = self._choose_mode(best, scores, head, state if followup else None)
         confidence = min(1.0, subject_score)
         intent = self.config.intent_of(best)
         asks_cause = any(p.search(head) for p in self.config.cues["cause"])
-        if state.red_flags and intent != "greeting" and (intent == "cause" or asks_cause or (followup and intent == "fix")):
+        if state.red_flags and intent != "greeting" and (intent == "cause" or asks_cause or (followup and intent != "about")):
             return Route(state.red_flags[-1], confidence, flags=state.red_flags, reminder=True, similarities=similarities)
         if best == "out_of_scope" or confidence < self.config.routing["min_confidence"]:
             ranked = sorted((t for t in scores if "." in t and not t.startswith(("greeting", "out_of_scope"))),
