@@ -33,6 +33,7 @@ class Config:
     pairs: dict[str, str]
     cues: dict[str, tuple[re.Pattern[str], ...]]
     off_topic: dict[str, re.Pattern[str]]
+    back_trouble: re.Pattern[str]
     question: re.Pattern[str]
     followup: tuple[re.Pattern[str], ...]
     followup_breakers: re.Pattern[str]
@@ -50,7 +51,7 @@ class Config:
 
 _SCHEMA: dict[str, type] = {
     "version": int, "intents": dict, "replies": dict, "routing": dict, "pairs": dict, "cues": dict,
-    "off_topic": dict, "question": str, "followup": list, "followup_breakers": str, "pain": str,
+    "off_topic": dict, "back_trouble": str, "question": str, "followup": list, "followup_breakers": str, "pain": str,
     "negation": str, "negation_breakers": str, "red_flags": dict,
     "lexicon": dict, "examples": dict,
 }
@@ -58,7 +59,9 @@ _REPLY_KEYS = (
     "greeting.hello", "greeting.thanks", "greeting.goodbye", "greeting.empty", "out_of_scope",
     "out_of_scope.not_text", "out_of_scope.other_language", "out_of_scope.unsure", "closest",
 )
-_ROUTING_KEYS = ("min_confidence", "red_flag_classifier", "followup_bonus", "retrieval_weight", "off_topic_bonus")
+_ROUTING_KEYS = (
+    "min_confidence", "red_flag_classifier", "followup_bonus", "retrieval_weight", "off_topic_bonus", "asked_mode_ratio",
+)
 _OFF_TOPIC_KEYS = ("instructions", "exercise", "unless_exercise", "pain_site", "unless_pain_site")
 
 
@@ -174,6 +177,7 @@ def _build(raw: Any, check: _Checker) -> Config:
     return Config(
         intents=intents, replies=replies, routing=routing, pairs=pairs, cues=cues,
         off_topic=_off_topic(data["off_topic"], check),
+        back_trouble=check.pattern(data["back_trouble"], "back_trouble"),
         question=check.pattern(data["question"], "question"),
         followup=check.patterns(data["followup"], "followup"),
         followup_breakers=check.pattern(data["followup_breakers"], "followup_breakers"),

@@ -33,7 +33,10 @@ class Engine:
         folder = cache if cache is not None else cache_dir()
         index = load_cached(key, folder)
         if index is None:
-            index = build_index([self._chunk_document(c) for c in self.chunks], self._samples())
+            domain = " ".join([self._chunk_document(c) for c in self.chunks] + [
+                normalize(f"{canonical} {' '.join(variants)}") for canonical, variants in self.config.lexicon.items()
+            ] + [normalize(flag.signs) for flag in self.config.red_flags] + [normalize(c.document) for c in self.chunks[:1]])
+            index = build_index([self._chunk_document(c) for c in self.chunks], self._samples(), domain)
             save_cached(key, folder, index)
         self.index = index
         self.router = Router(self.config, self.lexicon, index, tuple(c.topic for c in self.chunks))

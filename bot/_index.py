@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from ._model import Chunk
-from ._text import features, weigh
+from ._text import features, weigh, words
 
-INDEX_FORMAT = 1
-_CODE_FILES = ("_text.py", "_index.py", "_lexicon.py")
+INDEX_FORMAT = 2
+_CODE_FILES = ("_text.py", "_index.py", "_lexicon.py", "_engine.py")
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ class Index:
     classes: tuple[str, ...]
     coef: np.ndarray  # (classes, features)
     intercept: np.ndarray
+    domain_words: frozenset[str]  # content words of the corpus and lexicon (no stop words)
 
     def vectorize(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """Sparse TF-IDF vector of `text` as (feature indices, weights)."""
@@ -50,9 +51,12 @@ class Index:
         return logits / logits.sum()
 
 
-def build_index(chunk_texts: list[str], samples: list[tuple[str, str]]) -> Index:
-    """Fit the feature space on chunks and labelled samples, then the classifier on samples."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
+def build_index(chunk_texts: list[str], samples: list[tuple[str, str]], domain_text: str) -> Index:
+    """Fit the feature space on chunks and labelled samples, then the classifier on samples.
+
+    `domain_text` (corpus and lexicon) gives the content words that make a message on-topic.
+    """
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
     vectorizer = TfidfVectorizer(analyzer=features, sublinear_tf=True, dtype=np.float64)
@@ -66,6 +70,7 @@ def build_index(chunk_texts: list[str], samples: list[tuple[str, str]]) -> Index
         classes=tuple(str(c) for c in classifier.classes_),
         coef=classifier.coef_.astype(np.float32),
         intercept=classifier.intercept_.astype(np.float64),
+        domain_words=frozenset(w for w in words(domain_text) if len(w) > 2 and w not in ENGLISH_STOP_WORDS),
     )
 
 
@@ -101,6 +106,7 @@ def load_cached(key: str, folder: Path) -> Index | None:
                 vocabulary=dict(zip(terms, range(len(terms)))),
                 idf=data["idf"], chunk_vectors=data["chunk_vectors"],
                 classes=tuple(data["classes"].tolist()), coef=data["coef"], intercept=data["intercept"],
+                domain_words=frozenset(data["domain_words"].tolist()),
             )
     except (OSError, ValueError, KeyError, EOFError):
         return None
@@ -118,7 +124,7 @@ def save_cached(key: str, folder: Path, index: Index) -> Path | None:
             np.savez(
                 stream, format=INDEX_FORMAT, key=key, terms=np.array(terms), idf=index.idf,
                 chunk_vectors=index.chunk_vectors, classes=np.array(index.classes),
-                coef=index.coef, intercept=index.intercept,
+                coef=index.coef, intercept=index.intercept, domain_words=np.array(sorted(index.domain_words)),
             )
         target = folder / f"index-{key}.npz"
         os.replace(temporary, target)

@@ -12,7 +12,7 @@ from ._index import Index
 from ._lexicon import Lexicon
 from ._model import State
 from ._redflags import scan
-from ._text import ANALYSIS_LIMIT, normalize
+from ._text import ANALYSIS_LIMIT, normalize, words
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,7 @@ class Router:
         best = max(scores, key=scores.__getitem__)
         if followup and best.endswith(".general") and state.topic in scores and not state.topic.endswith(".general"):
             best = state.topic  # "how do I fix that?": the subject is the previous one
+        best = self._prefer_asked_mode(best, scores, head)
         if self.config.intent_of(best) == "red_flag":
             if scores[best] >= self.config.routing["red_flag_classifier"]:
                 return Route(best, min(1.0, scores[best]), flags=(best,), similarities=similarities)
@@ -79,7 +80,9 @@ class Router:
         asks_cause = any(p.search(head) for p in self.config.cues["cause"])
         if state.red_flags and intent != "greeting" and (intent == "cause" or asks_cause or (followup and intent != "about")):
             return Route(state.red_flags[-1], confidence, flags=state.red_flags, reminder=True, similarities=similarities)
-        if best == "out_of_scope" or confidence < self.config.routing["min_confidence"]:
+        on_topic = followup or not self.index.domain_words.isdisjoint(words(head + " " + " ".join(corrections)))
+        if best == "out_of_scope" or confidence < self.config.routing["min_confidence"] or (
+                intent != "greeting" and not on_topic):
             ranked = sorted((t for t in scores if "." in t and not t.startswith(("greeting", "out_of_scope"))),
                             key=scores.__getitem__, reverse=True)
             return Route("out_of_scope" if best == "out_of_scope" else "out_of_scope.unsure", confidence,
@@ -105,6 +108,22 @@ class Router:
         other_lift = rules["exercise"].search(text) and not rules["unless_exercise"].search(text)
         other_site = rules["pain_site"].search(text) and not rules["unless_pain_site"].search(text)
         return bool(other_lift or other_site or rules["instructions"].search(text))
+
+    def _prefer_asked_mode(self, best: str, scores: dict[str, float], text: str) -> str:
+        """A why/how question is not answered with background ('about') when it asks why the back
+        is involved, or when a cause or fix topic scores close enough."""
+        if self.config.intent_of(best) != "about":
+            return best
+        cause, fix = (sum(bool(p.search(text)) for p in self.config.cues[m]) for m in ("cause", "fix"))
+        if cause == fix:
+            return best
+        mode = "cause" if cause > fix else "fix"
+        rival = max((t for t in scores if self.config.intent_of(t) == mode), key=scores.__getitem__, default=None)
+        routing = self.config.routing
+        if rival and (self.config.back_trouble.search(text) or
+                      scores[rival] >= max(routing["asked_mode_ratio"] * scores[best], routing["min_confidence"])):
+            return rival
+        return best
 
     def _choose_mode(self, best: str, scores: dict[str, float], text: str, previous: State | None) -> str:
         """Between a cause and its matching fix, the message's wording decides (why vs how).

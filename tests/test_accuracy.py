@@ -1,0 +1,20 @@
+"""The bot holds its accuracy on labelled wording it was not trained on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.evaluate import evaluate, load_cases
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.mark.parametrize("name", ["paraphrases.yaml", "paraphrases_2.yaml"])
+def test_labelled_paraphrases(engine, name):
+    scores = evaluate(load_cases(DATA / name), engine.answer)
+    assert scores.red_flag_recall == 1.0, [o.case.text for o in scores.outcomes if o.case.intent == "red_flag" and o.intent != "red_flag"]
+    assert scores.accuracy >= 0.93
+    assert scores.false_escalation <= 0.02
+    assert len(scores.content_leaks) <= 1
