@@ -10,7 +10,7 @@ from ._compose import Composer
 from ._config import Config, load_config
 from ._corpus import load_corpus
 from ._errors import DataError
-from ._index import build_index, cache_dir, content_key, load_cached, save_cached
+from ._index import Index, build_index, cache_dir, content_key, load_cached, save_cached
 from ._lexicon import Lexicon
 from ._model import Chunk, Reply, Source, State
 from ._router import Route, Router
@@ -23,24 +23,30 @@ MAX_SOURCES = 3
 class Engine:
     """Corpus, intents and index loaded once; `answer` is then pure and thread-safe."""
 
-    def __init__(self, corpus: Path, intents: Path, cache: Path | None = None) -> None:
+    def __init__(self, corpus: Path, intents: Path, cache: Path | None = None, slang: bool = True) -> None:
+        """Load and check the data, then load the index from the cache or build it.
+
+        `slang=False` drops the slang lexicon (for measuring what it buys).
+        """
+        self.corpus_path, self.intents_path = corpus, intents
         self.chunks = load_corpus(corpus)
-        intents_text = intents.read_text(encoding="utf-8") if intents.is_file() else ""
         self.config = load_config(intents)
         _check_topics(self.config, self.chunks, str(intents))
-        self.lexicon = Lexicon(self.config.lexicon, _known_words(self.config, self.chunks))
-        key = content_key(self.chunks, intents_text)
+        self.lexicon = Lexicon(self.config.lexicon if slang else {}, _known_words(self.config, self.chunks))
+        key = content_key(self.chunks, intents.read_text(encoding="utf-8") + f"\nslang={slang}")
         folder = cache if cache is not None else cache_dir()
-        index = load_cached(key, folder)
-        if index is None:
-            domain = " ".join([self._chunk_document(c) for c in self.chunks] + [
-                normalize(f"{canonical} {' '.join(variants)}") for canonical, variants in self.config.lexicon.items()
-            ] + [normalize(flag.signs) for flag in self.config.red_flags] + [normalize(c.document) for c in self.chunks[:1]])
-            index = build_index([self._chunk_document(c) for c in self.chunks], self._samples(), domain)
-            save_cached(key, folder, index)
-        self.index = index
-        self.router = Router(self.config, self.lexicon, index, tuple(c.topic for c in self.chunks))
+        self.index = load_cached(key, folder) or self._build_index(key, folder)
+        self.router = Router(self.config, self.lexicon, self.index, tuple(c.topic for c in self.chunks))
         self.composer = Composer(self.config, self.chunks)
+
+    def _build_index(self, key: str, folder: Path) -> Index:
+        documents = [self._chunk_document(c) for c in self.chunks]
+        domain = " ".join(documents + [normalize(self.chunks[0].document)] + [
+            normalize(f"{canonical} {' '.join(variants)}") for canonical, variants in self.config.lexicon.items()
+        ] + [normalize(flag.signs) for flag in self.config.red_flags])
+        index = build_index(documents, self._samples(), domain)
+        save_cached(key, folder, index)
+        return index
 
     def answer(self, text: str, state: State | None = None) -> Reply:
         """Route `text` in the conversation `state` and compose the grounded reply."""

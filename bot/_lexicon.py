@@ -21,8 +21,8 @@ class Lexicon:
         for canonical, variants in entries.items():
             for variant in (canonical, *variants):
                 self._canonical.setdefault(" ".join(words(variant.lower())), canonical)
-        alternatives = sorted(self._canonical, key=len, reverse=True)
-        self._pattern = re.compile(r"\b(?:" + "|".join(map(re.escape, alternatives)) + r")\b")
+        alternatives = "|".join(map(re.escape, sorted(self._canonical, key=len, reverse=True)))
+        self._pattern = re.compile(rf"\b(?:{alternatives})\b" if alternatives else "(?!)")
         self._key_terms = sorted({w for phrase in self._canonical for w in phrase.split() if len(w) >= MIN_FUZZY_LENGTH})
         self._known = frozenset(known_words) | frozenset(self._key_terms)
 

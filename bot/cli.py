@@ -40,6 +40,8 @@ def _parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("eval", help="score a labelled set")
     evaluate.add_argument("file", type=Path)
+    evaluate.add_argument("--compare", action="store_true",
+                          help="also score bare TF-IDF, fuzzy example matching and the bot without its slang lexicon")
     evaluate.set_defaults(run=_eval)
 
     telegram = commands.add_parser("telegram", help="run the Telegram bot (token in TELEGRAM_BOT_TOKEN)")
@@ -80,9 +82,10 @@ def _chat(args: argparse.Namespace) -> int:
 
 def _eval(args: argparse.Namespace) -> int:
     from ._engine import answer
-    from .evaluate import evaluate, load_cases, report
+    from .evaluate import compare, evaluate, load_cases, report
 
-    print(report(evaluate(load_cases(args.file), answer)))
+    cases = load_cases(args.file)
+    print(compare(cases) if args.compare else report(evaluate(cases, answer)))
     return 0
 
 

@@ -158,3 +158,22 @@ def report(scores: Scores) -> str:
         why = "intent" if o.intent != o.case.intent else "evidence"
         lines.append(f"  {o.case.id} [{why}] expected {o.case.topic}, got {o.topic}: {o.case.text[:90]!r}")
     return "\n".join(lines)
+
+
+def compare(cases: list[Case]) -> str:
+    """One table scoring the full bot beside simpler answerers on the same cases."""
+    from . import baselines
+    from ._engine import Engine, default_engine
+
+    engine = default_engine()
+    systems: dict[str, Answer] = {
+        "full bot": engine.answer,
+        "bare TF-IDF top chunk": baselines.bare_tfidf(engine),
+        "rapidfuzz on example phrases": baselines.fuzzy_examples(engine),
+        "full bot without slang lexicon": Engine(engine.corpus_path, engine.intents_path, slang=False).answer,
+    }
+    lines = [f"{'system':<34}{'accuracy':>9}{'red-flag recall':>17}{'false escalation':>18}"]
+    for name, answer in systems.items():
+        scores = evaluate(cases, answer)
+        lines.append(f"{name:<34}{scores.accuracy:>9.1%}{scores.red_flag_recall:>17.1%}{scores.false_escalation:>18.1%}")
+    return "\n".join(lines)

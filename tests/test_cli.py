@@ -131,3 +131,17 @@ def test_ask_does_not_import_scikit_learn_when_the_index_is_cached():
     code = "import sys; from bot.cli import main; main(['ask', 'hi']); print('sklearn' in sys.modules, 'telegram' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.stdout.strip().endswith("False False")
+
+
+def test_eval_compare_scores_each_system(tmp_path):
+    labelled = tmp_path / "set.yaml"
+    labelled.write_text(
+        "items:\n"
+        "  - {id: a, text: 'my toes go numb on thrusts', intent: red_flag, evidence: [numbness]}\n"
+        "  - {id: b, text: 'my booty never fires, only my low back. why', intent: cause, evidence: [erector spinae]}\n"
+    )
+    result = hipbot("eval", str(labelled), "--compare")
+    assert result.returncode == 0, result.stderr
+    rows = {line[:34].strip(): line[34:].split() for line in result.stdout.splitlines()[1:]}
+    assert set(rows) == {"full bot", "bare TF-IDF top chunk", "rapidfuzz on example phrases", "full bot without slang lexicon"}
+    assert rows["full bot"] == ["100.0%", "100.0%", "0.0%"]

@@ -1,0 +1,54 @@
+"""Property-based tests of the core: any text gives a valid reply; the state round-trips."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot import INTENTS, State
+
+TOPIC_IDS = st.sampled_from([None, "cause.bench_height", "fix.pad_position", "red_flag.numbness", "about.muscles"])
+STATES = st.builds(
+    State,
+    topic=TOPIC_IDS,
+    intent=st.sampled_from([None, "cause", "fix", "about", "red_flag"]),
+    red_flags=st.lists(st.sampled_from(["red_flag.numbness", "red_flag.weakness", "red_flag.persistent"]),
+                       max_size=3, unique=True).map(tuple),
+    turns=st.integers(min_value=0, max_value=10_000),
+)
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@SETTINGS
+@given(text=st.text(max_size=2_000), state=STATES)
+def test_any_text_gives_a_valid_reply(engine, text, state):
+    reply = engine.answer(text, state)
+    assert reply.intent in INTENTS
+    assert reply.text.strip()
+    assert 0.0 <= reply.confidence <= 1.0
+    assert reply.state.turns == state.turns + 1
+    json.dumps(reply.to_json())
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(piece=st.text(min_size=1, max_size=1_000), copies=st.integers(min_value=50, max_value=100_000))
+def test_huge_unicode_text_gives_a_valid_reply(engine, piece, copies):
+    text = (piece * copies)[:100_000]
+    reply = engine.answer(text)
+    assert reply.intent in INTENTS and reply.text.strip()
+
+
+@SETTINGS
+@given(words=st.lists(st.sampled_from(
+    "my back hurts hip thrust pad bench feet numb tingling why how fix should glutes arch brace heavy "
+    "leg down calf weak night still weeks the a and it that is".split()), max_size=30))
+def test_domain_word_salad_gives_a_valid_reply(engine, words):
+    reply = engine.answer(" ".join(words))
+    assert reply.intent in INTENTS and reply.text.strip()
+
+
+@given(state=STATES)
+def test_state_round_trips_through_json(state):
+    assert State.from_dict(json.loads(json.dumps(state.to_dict()))) == state
