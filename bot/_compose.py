@@ -50,6 +50,29 @@ class Composer:
         parts.append(self.article("red_flag.general"))
         return "\n\n".join(parts)
 
+    def reminder(self, flags: tuple[str, ...]) -> str:
+        """The red-flag reminder that leads answers later in a conversation with a red flag."""
+        return self.config.intents["red_flag"]["reminder"].format(signs=" and ".join(self._signs(flags)))
+
+    def ask_about(self, topic: str) -> str:
+        """A follow-up question that leads to `topic` (for 'closest topics' suggestions)."""
+        template = self.config.intents[self.config.intent_of(topic)].get("ask", "{heading}?")
+        return template.format(heading=self.headline(topic).lower())
+
+    def check_result(self, ranked: tuple[tuple[str, float, tuple[str, ...]], ...], pairs: dict[str, str],
+                     messages: dict[str, str]) -> str:
+        """The guided check's outcome: likely causes, what pointed to each, and each one's fix."""
+        parts = [messages["result"]]
+        for n, (cause, _, reasons) in enumerate(ranked, start=1):
+            why = f" ({messages['because']}: " + "; ".join(f'"{r}"' for r in reasons) + ")" if reasons else ""
+            lines = [f"{n}. {self.headline(cause)}{why}", self.by_topic[cause][0].text]
+            fix = pairs.get(cause)
+            if fix in self.by_topic:
+                direct = self.by_topic[fix][0]  # the FAQ answer if the topic has one, else its section
+                lines.append(f"{messages['fix']} ({' › '.join(direct.path)}): {direct.text}")
+            parts.append("\n".join(lines))
+        return "\n\n".join(parts)
+
     def _signs(self, flags: tuple[str, ...]) -> list[str]:
         described = {flag.topic: flag.signs for flag in self.config.red_flags}
         return [described.get(f, f) for f in dict.fromkeys(flags)]

@@ -146,7 +146,7 @@ def _build(raw: Any, check: _Checker) -> Config:
     intents = data["intents"]
     check.keys(intents, INTENTS, "intents")
     for intent, spec in intents.items():
-        check.keys(check.typed(spec, dict, f"intents.{intent}"), ("lead", "reminder", "suggestions"), f"intents.{intent}")
+        check.keys(check.typed(spec, dict, f"intents.{intent}"), ("lead", "reminder", "ask", "suggestions"), f"intents.{intent}")
         check.strings(spec.get("suggestions", []), f"intents.{intent}.suggestions")
     check.keys(data["replies"], _REPLY_KEYS, "replies", required=_REPLY_KEYS)
     replies = {k: check.typed(v, str, f"replies.{k}") for k, v in data["replies"].items()}

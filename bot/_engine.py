@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import functools
 import os
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+
+from ._check import GuidedCheck, Step, load_check
 from ._compose import Composer
 from ._config import Config, load_config
 from ._corpus import load_corpus
@@ -23,12 +27,15 @@ MAX_SOURCES = 3
 class Engine:
     """Corpus, intents and index loaded once; `answer` is then pure and thread-safe."""
 
-    def __init__(self, corpus: Path, intents: Path, cache: Path | None = None, slang: bool = True) -> None:
+    def __init__(self, corpus: Path, intents: Path, cache: Path | None = None, slang: bool = True,
+                 check: Path | None = None) -> None:
         """Load and check the data, then load the index from the cache or build it.
 
-        `slang=False` drops the slang lexicon (for measuring what it buys).
+        `slang=False` drops the slang lexicon (for measuring what it buys); `check` is the
+        guided check's questions (default: check.yaml beside intents.yaml).
         """
         self.corpus_path, self.intents_path = corpus, intents
+        self.check = GuidedCheck(load_check(check or intents.with_name("check.yaml")))
         self.chunks = load_corpus(corpus)
         self.config = load_config(intents)
         _check_topics(self.config, self.chunks, str(intents))
@@ -51,7 +58,14 @@ class Engine:
     def answer(self, text: str, state: State | None = None) -> Reply:
         """Route `text` in the conversation `state` and compose the grounded reply."""
         state = state or State()
-        route = self.router.route(text if isinstance(text, str) else str(text), state)
+        text = text if isinstance(text, str) else str(text)
+        if state.check_step is not None:
+            flags = self.router.red_flags(text)
+            step = self.check.step(text, state, red_flag=bool(flags))
+            return self._check_reply(step, flags or ("red_flag.general",))
+        route = self.router.route(text, state)
+        if not route.flags and self.check.wants_to_start(text):
+            return self._check_reply(self.check.start(state), ())
         return self._reply(route, state)
 
     def _reply(self, route: Route, state: State) -> Reply:
@@ -60,32 +74,55 @@ class Engine:
         suggestions = self.composer.suggestions(intent)
         if route.flags:
             text = self.composer.red_flag(route.flags, route.reminder)
-            sources = self._sources(route.flags + ("red_flag.general",), route)
+            sources = self._sources(route.flags + ("red_flag.general",), route.similarities)
             intent = "red_flag"
         elif topic in self.composer.by_topic:
-            text = self.composer.article(topic)
-            lead = self.config.intents.get(intent, {}).get("lead")
-            if route.reminder:
-                lead = self.config.intents["red_flag"]["reminder"].format(signs=" and ".join(self.composer._signs(state.red_flags)))
-            text = f"{lead}\n\n{text}" if lead else text
-            sources = self._sources((topic,), route)
+            lead = self.composer.reminder(state.red_flags) if route.reminder else self.config.intents[intent].get("lead")
+            text = "\n\n".join(filter(None, (lead, self.composer.article(topic))))
+            sources = self._sources((topic,), route.similarities)
         elif route.closest:
             text = self.config.replies[topic] + "\n\n" + self.config.replies["closest"]
-            suggestions = tuple(self.config.intents[self.config.intent_of(t)].get("ask", "{heading}?").format(
-                heading=self.composer.headline(t)) for t in route.closest) or suggestions
+            suggestions = tuple(self.composer.ask_about(t) for t in route.closest)
         else:
             text = self.config.replies.get(topic) or self.config.replies[_REPLY_FALLBACK[intent]]
-        new_state = State(
-            topic=route.topic if intent in ("cause", "fix", "about", "red_flag") else state.topic,
-            intent=intent if intent in ("cause", "fix", "about", "red_flag") else state.intent,
+        answered = intent in ("cause", "fix", "about", "red_flag")
+        new_state = replace(
+            state,
+            topic=route.topic if answered else state.topic,
+            intent=intent if answered else state.intent,
             red_flags=tuple(dict.fromkeys(state.red_flags + route.flags)),
             turns=state.turns + 1,
         )
         return Reply(intent, topic, text, sources, route.confidence, suggestions, new_state)
 
-    def _sources(self, topics: tuple[str, ...], route: Route) -> tuple[Source, ...]:
+    def _check_reply(self, step: Step, flags: tuple[str, ...]) -> Reply:
+        """A guided-check turn: the next question, the ranked causes, or how it ended."""
+        state = replace(step.state, turns=step.state.turns + 1)
+        messages = self.check.spec.messages
+        if step.question is not None:
+            choices = self.check.choices(step.question)
+            opening = messages["again"] if step.repeat else messages["skipped"] if step.skipped else \
+                messages["intro"] if step.question == "screen" else ""
+            numbered = "\n".join(f"{n}. {label}" for n, label in enumerate(choices, start=1))
+            text = "\n\n".join(filter(None, (opening, self.check.prompt(step.question), numbered)))
+            return Reply("check", f"check.{step.question}", text, (), 1.0, choices, state)
+        if step.red_flag:
+            state = replace(state, topic=flags[0], intent="red_flag", red_flags=tuple(dict.fromkeys(state.red_flags + flags)))
+            return Reply("red_flag", flags[0], self.composer.red_flag(flags, False),
+                         self._sources(flags + ("red_flag.general",), None), 1.0,
+                         self.composer.suggestions("red_flag"), state)
+        if step.cancelled:
+            return Reply("greeting", "greeting.check_cancelled", messages["cancelled"], (), 1.0,
+                         self.composer.suggestions("greeting"), state)
+        top = step.ranked[0][0]
+        total = sum(score for _, score, _ in step.ranked)
+        text = self.composer.check_result(step.ranked, self.config.pairs, messages)
+        sources = tuple(Source(cause, self.composer.headline(cause), round(score / total, 3)) for cause, score, _ in step.ranked)
+        return Reply("cause", top, text, sources, step.ranked[0][1] / total, self.composer.suggestions("cause"),
+                     replace(state, topic=top, intent="cause"))
+
+    def _sources(self, topics: tuple[str, ...], scores: np.ndarray | None) -> tuple[Source, ...]:
         """Chunks serving `topics`, best-scored first, with their retrieval similarity."""
-        scores = route.similarities
         ranked = [
             Source(c.id, c.heading, round(float(scores[i]) if scores is not None else 1.0, 3))
             for i, c in enumerate(self.chunks) if c.topic in topics

@@ -39,11 +39,15 @@ class State:
     intent: str | None = None
     red_flags: tuple[str, ...] = ()
     turns: int = 0
+    check_step: str | None = None  # the guided check's pending question ("screen", "where"...), if running
+    check_answers: tuple[tuple[str, str], ...] = ()  # (question id, choice label or "skipped")
+    check_retry: bool = False  # the pending question was already asked again once
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe form of the state."""
         data = asdict(self)
         data["red_flags"] = list(self.red_flags)
+        data["check_answers"] = [list(pair) for pair in self.check_answers]
         return data
 
     @classmethod
@@ -54,6 +58,7 @@ class State:
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
         values["red_flags"] = tuple(values.get("red_flags") or ())
+        values["check_answers"] = tuple((str(q), str(a)) for q, a in values.get("check_answers") or ())
         return cls(**values)
 
 

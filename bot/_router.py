@@ -37,6 +37,12 @@ class Router:
         for cause, fix in config.pairs.items():
             self.partner.setdefault(fix, cause)
 
+    def red_flags(self, text: str) -> tuple[str, ...]:
+        """Red-flag topics in a message (spelling-corrected), without routing it."""
+        text = normalize(text)
+        corrections = self.lexicon.corrections(text[:ANALYSIS_LIMIT])
+        return scan(text + (". " + " ".join(corrections) if corrections else ""), self.config).flags
+
     def route(self, text: str, state: State) -> Route:
         """Decide the topic of `text`; red flags anywhere in it win."""
         text = normalize(text)

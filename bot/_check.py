@@ -1,0 +1,256 @@
+"""The guided back-pain check: red-flag screen, then a few questions that narrow down the cause.
+
+The questions, choices and the cause-by-sign weights live in check.yaml; this module only
+asks, understands answers (numbers, choice labels or free text) and ranks causes.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import yaml
+from rapidfuzz import fuzz, process
+
+from ._errors import DataError
+from ._model import State
+from ._text import normalize
+
+SKIPPED = "skipped"
+SCREEN = "screen"
+LABEL_MATCH = 80.0
+UNRELATED = 0.1  # relative chance of an answer that points to other causes
+
+
+@dataclass(frozen=True)
+class Choice:
+    label: str
+    weights: dict[str, float]
+    says: tuple[re.Pattern[str], ...]
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    text: str
+    choices: tuple[Choice, ...]
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """check.yaml, checked and compiled."""
+
+    max_questions: int
+    start: re.Pattern[str]
+    cancel: re.Pattern[str]
+    priors: dict[str, float]
+    messages: dict[str, str]
+    screen_yes: re.Pattern[str]
+    screen_no: re.Pattern[str]
+    screen_choices: tuple[str, ...]
+    questions: tuple[Question, ...]
+
+
+@dataclass(frozen=True)
+class Step:
+    """What the check says next: a question, the result, or that it ended (cancelled / red flag)."""
+
+    state: State
+    question: str | None = None  # question id being asked
+    ranked: tuple[tuple[str, float, tuple[str, ...]], ...] = ()  # (cause, score, answers that pointed to it)
+    cancelled: bool = False
+    red_flag: bool = False
+    repeat: bool = False
+    skipped: bool = False
+
+
+_MESSAGES = ("intro", "screen", "again", "skipped", "cancelled", "result", "because", "fix")
+
+
+def load_check(path: Path) -> CheckSpec:
+    """Read check.yaml; problems are DataErrors naming the file, the place and the problem."""
+    name = str(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(name, "", "file not found") from None
+    except yaml.YAMLError as exc:
+        raise DataError(name, "", f"invalid YAML: {getattr(exc, 'problem', None) or exc}") from None
+
+    def need(value: object, kind: type, place: str):  # noqa: ANN202 - local checker
+        if not isinstance(value, kind):
+            raise DataError(name, place, f"expected {kind.__name__}, got {type(value).__name__}")
+        return value
+
+    def pattern(value: object, place: str) -> re.Pattern[str]:
+        try:
+            return re.compile(need(value, str, place))
+        except re.error as exc:
+            raise DataError(name, place, f"bad pattern: {exc}") from None
+
+    data = need(raw, dict, "top level")
+    messages = need(data.get("messages"), dict, "messages")
+    for key in _MESSAGES:
+        need(messages.get(key), str, f"messages.{key}")
+    screen = need(data.get("screen"), dict, "screen")
+    questions = []
+    for i, q in enumerate(need(data.get("questions"), list, "questions")):
+        place = f"questions[{i}]"
+        need(q, dict, place)
+        choices = tuple(
+            Choice(
+                label=need(c.get("label"), str, f"{place}.choices[{j}].label"),
+                weights={str(k): float(v) for k, v in need(c.get("weights", {}), dict, f"{place}.choices[{j}].weights").items()},
+                says=tuple(pattern(p, f"{place}.choices[{j}].says[{n}]") for n, p in enumerate(need(c.get("says", []), list, f"{place}.choices[{j}].says"))),
+            )
+            for j, c in enumerate(need(q.get("choices"), list, f"{place}.choices"))
+        )
+        questions.append(Question(need(q.get("id"), str, f"{place}.id"), need(q.get("text"), str, f"{place}.text"), choices))
+    return CheckSpec(
+        max_questions=need(data.get("max_questions"), int, "max_questions"),
+        start=pattern(data.get("start"), "start"),
+        cancel=pattern(data.get("cancel"), "cancel"),
+        priors={str(k): float(v) for k, v in need(data.get("priors"), dict, "priors").items()},
+        messages=messages,
+        screen_yes=pattern(screen.get("said_yes"), "screen.said_yes"),
+        screen_no=pattern(screen.get("said_no"), "screen.said_no"),
+        screen_choices=tuple(need(c, str, f"screen.choices[{i}]") for i, c in enumerate(need(screen.get("choices"), list, "screen.choices"))),
+        questions=tuple(questions),
+    )
+
+
+class GuidedCheck:
+    """Runs the check as a mode of the conversation state."""
+
+    def __init__(self, spec: CheckSpec) -> None:
+        self.spec = spec
+        self.questions = {q.id: q for q in spec.questions}
+
+    def wants_to_start(self, text: str) -> bool:
+        return bool(self.spec.start.search(normalize(text)))
+
+    def start(self, state: State) -> Step:
+        return Step(replace(state, check_step=SCREEN, check_answers=(), check_retry=False), question=SCREEN)
+
+    def choices(self, question: str) -> tuple[str, ...]:
+        """The quick replies offered for a question."""
+        if question == SCREEN:
+            return self.spec.screen_choices
+        return tuple(c.label for c in self.questions[question].choices)
+
+    def prompt(self, question: str) -> str:
+        return self.spec.messages["screen"] if question == SCREEN else self.questions[question].text
+
+    def step(self, text: str, state: State, red_flag: bool) -> Step:
+        """Take the answer to the pending question and decide what comes next."""
+        said = normalize(text)
+        if self.spec.cancel.search(said):
+            return Step(_leave(state), cancelled=True)
+        if red_flag:
+            return Step(_leave(state), red_flag=True)
+        pending = state.check_step
+        if pending == SCREEN:
+            return self._screen(said, state)
+        answers = dict(state.check_answers)
+        picked = self._pick(said, pending) if pending else None
+        found = {q: c for q, c in self._free_text(said).items() if q not in answers}
+        if picked is not None:
+            found[pending] = picked
+        if pending not in found and not found:
+            if not state.check_retry:
+                return Step(replace(state, check_retry=True), question=pending, repeat=True)
+            found[pending] = SKIPPED  # asked twice: move on without it
+        answers.update(found)
+        return self._next(replace(state, check_answers=tuple(answers.items()), check_retry=False),
+                          skipped=found.get(pending) == SKIPPED)
+
+    def _screen(self, said: str, state: State) -> Step:
+        if self.spec.screen_yes.search(said) or said.strip() == "1":
+            return Step(_leave(state), red_flag=True)
+        if self.spec.screen_no.search(said):
+            return self._next(replace(state, check_answers=((SCREEN, "no"),), check_retry=False))
+        if not state.check_retry:
+            return Step(replace(state, check_retry=True), question=SCREEN, repeat=True)
+        return Step(_leave(state), red_flag=True)  # unsure about the warning signs: safety first
+
+    def _pick(self, said: str, question: str) -> str | None:
+        """A choice by number or by (fuzzy) label."""
+        labels = self.choices(question)
+        if said.isdigit() and 1 <= int(said) <= len(labels):
+            return labels[int(said) - 1]
+        match = process.extractOne(said, [normalize(l) for l in labels], scorer=fuzz.ratio, score_cutoff=LABEL_MATCH)
+        return labels[match[2]] if match else None
+
+    def _free_text(self, said: str) -> dict[str, str]:
+        """Every question a free-text answer speaks to, with the choice it speaks for."""
+        found = {}
+        for question in self.spec.questions:
+            for choice in question.choices:
+                if any(p.search(said) for p in choice.says):
+                    found[question.id] = choice.label
+                    break
+        return found
+
+    def scores(self, answers: dict[str, str]) -> dict[str, float]:
+        scores = dict(self.spec.priors)
+        for qid, label in answers.items():
+            for cause, weight in self._weights(qid, label).items():
+                scores[cause] = scores.get(cause, 0.0) + weight
+        return scores
+
+    def _weights(self, qid: str, label: str) -> dict[str, float]:
+        question = self.questions.get(qid)
+        choice = next((c for c in question.choices if c.label == label), None) if question else None
+        return choice.weights if choice else {}
+
+    def _next(self, state: State, skipped: bool = False) -> Step:
+        answers = dict(state.check_answers)
+        asked = [q for q in answers if q != SCREEN]
+        remaining = [q for q in self.spec.questions if q.id not in answers]
+        if remaining and len(asked) < self.spec.max_questions:
+            best = min(remaining, key=lambda q: self._expected_entropy(answers, q))
+            if self._expected_entropy(answers, best) < _entropy(self.scores(answers)) - 1e-9:
+                return Step(replace(state, check_step=best.id, check_retry=False), question=best.id, skipped=skipped)
+        return Step(_leave(state), ranked=self._ranked(answers), skipped=skipped)
+
+    def _expected_entropy(self, answers: dict[str, str], question: Question) -> float:
+        """Uncertainty over causes left after this question, each answer weighted by how likely
+        the causes it points to are now (so questions about unlikely causes wait)."""
+        belief = _softmax(self.scores(answers))
+        likelihood = [0.0] * len(question.choices)
+        neutral = [not any(w > 0 for w in choice.weights.values()) for choice in question.choices]
+        for cause, p in belief.items():  # P(answer) = sum over causes of P(cause) * P(answer | cause)
+            # An answer that points elsewhere is unlikely for this cause; a neutral one is not.
+            given = [math.exp(c.weights.get(cause, 0.0)) * (1.0 if c.weights.get(cause, 0.0) > 0 or n else UNRELATED)
+                     for c, n in zip(question.choices, neutral)]
+            for k, g in enumerate(given):
+                likelihood[k] += p * g / sum(given)
+        return sum(p * _entropy(self.scores({**answers, question.id: choice.label}))
+                   for p, choice in zip(likelihood, question.choices))
+
+    def _ranked(self, answers: dict[str, str]) -> tuple[tuple[str, float, tuple[str, ...]], ...]:
+        scores = self.scores(answers)
+        top = max(scores.values())
+        ranked = sorted((c for c in scores if scores[c] >= max(0.5 * top, 1e-9)), key=scores.__getitem__, reverse=True)[:3]
+        return tuple(
+            (cause, scores[cause], tuple(label for qid, label in answers.items() if self._weights(qid, label).get(cause, 0) > 0))
+            for cause in ranked
+        )
+
+
+def _softmax(scores: dict[str, float]) -> dict[str, float]:
+    peak = max(scores.values())
+    weights = {c: math.exp(s - peak) for c, s in scores.items()}
+    total = sum(weights.values())
+    return {c: w / total for c, w in weights.items()}
+
+
+def _entropy(scores: dict[str, float]) -> float:
+    """Entropy of the softmax over cause scores: how undecided the check still is."""
+    return -sum(p * math.log(p) for p in _softmax(scores).values() if p > 0)
+
+
+def _leave(state: State) -> State:
+    return replace(state, check_step=None, check_retry=False)

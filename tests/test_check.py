@@ -1,0 +1,86 @@
+"""The guided check: screen first, at most five questions, ranked causes with their fixes."""
+
+from __future__ import annotations
+
+import pytest
+
+SCREEN_NO = "no, none of those"
+
+
+def run_check(converse, *answers: str):
+    return converse("/check", *answers)
+
+
+def test_screen_comes_first_and_a_yes_ends_the_check(converse):
+    start, answer = run_check(converse, "yes")
+    assert (start.intent, start.topic) == ("check", "check.screen")
+    assert "numbness or tingling" in start.text
+    assert answer.intent == "red_flag"
+    assert answer.state.check_step is None
+    assert "physical therapist" in answer.text
+
+
+def test_a_red_flag_in_any_answer_wins(converse):
+    *_, last = run_check(converse, SCREEN_NO, "at the top, and my left foot goes numb too")
+    assert last.intent == "red_flag" and last.topic == "red_flag.numbness"
+    assert last.state.check_step is None
+
+
+@pytest.mark.parametrize(("answers", "cause"), [
+    (["it hurts right at the top when I lock out", "shins vertical, feet hip-width apart", "light", "no"], "cause.lumbar_extension"),
+    (["where the pad sits", "from the first rep", "1", "1", "1"], "cause.pad_position"),
+    (["Upper back or neck", "higher: near my neck, or I slide up during the set", "1", "1", "1"], "cause.bench_height"),
+    (["hamstrings", "far out in front of my knees", "1", "1", "1"], "cause.foot_placement"),
+    (["only in the last reps of a set", "heavy: the last reps are a grind", "1", "1", "1"], "cause.overloading"),
+    (["barely, it's mostly my back", "one side more than the other", "1", "1", "1"], "cause.glute_activation"),
+    (["yes, I have a herniated disc", "1", "1", "1", "1"], "cause.preexisting_condition"),
+])
+def test_scripted_checks_rank_the_cause_first(converse, answers, cause):
+    replies = run_check(converse, SCREEN_NO, *answers, *["1"] * 6)  # "1": the first choice, if asked more
+    result = next(r for r in replies[2:] if r.intent != "check")
+    assert (result.intent, result.topic) == ("cause", cause)
+    assert result.sources[0].id == cause
+    assert "What to do" in result.text
+    asked = [r for r in replies if r.intent == "check" and r.topic != "check.screen"]
+    assert len({r.topic for r in asked}) <= 5
+
+
+def test_free_text_answers_several_questions_at_once(converse):
+    start, screen, nxt = run_check(converse, SCREEN_NO, "it hurts at the top when I lock out and I barely feel my glutes")
+    answered = dict(nxt.state.check_answers)
+    assert answered["where"] == "Low back, mostly at the top of the rep"
+    assert answered["glutes"] == "Barely: it's mostly my back"
+    assert nxt.topic not in ("check.where", "check.glutes")
+
+
+def test_unclear_answer_is_asked_again_once_then_skipped(converse):
+    *_, first, again, after = run_check(converse, SCREEN_NO, "banana", "banana")
+    assert first.topic == again.topic
+    assert again.text.startswith("Sorry, I didn't catch that")
+    assert after.topic != first.topic
+    assert (first.topic.removeprefix("check."), "skipped") in after.state.check_answers
+
+
+@pytest.mark.parametrize("word", ["stop", "cancel", "/reset", "never mind"])
+def test_cancel_leaves_the_check(converse, word):
+    *_, cancelled, normal = run_check(converse, SCREEN_NO, word, "how do I set the bench?")
+    assert cancelled.state.check_step is None
+    assert "check stopped" in cancelled.text
+    assert normal.intent == "fix"
+
+
+def test_plain_request_starts_the_check(engine):
+    reply = engine.answer("can you help me figure out why my back hurts?")
+    assert reply.intent == "check" and reply.topic == "check.screen"
+    assert reply.suggestions == ("Yes, at least one", "No, none of these")
+
+
+def test_red_flag_in_the_request_beats_starting_the_check(engine):
+    assert engine.answer("check my form, my leg has been numb since yesterday").intent == "red_flag"
+
+
+def test_never_more_than_five_questions_after_the_screen(converse):
+    replies = run_check(converse, SCREEN_NO, *["not sure"] * 20)
+    questions = [r for r in replies if r.intent == "check" and not r.text.startswith("Sorry") and r.topic != "check.screen"]
+    assert len(questions) <= 5
+    assert replies[-1].intent != "check"
