@@ -32,12 +32,12 @@ class Engine:
         """Load and check the data, then load the index from the cache or build it.
 
         `slang=False` drops the slang lexicon (for measuring what it buys); `check` is the
-        guided check's questions (default: check.yaml beside intents.yaml).
+        guided check's questions (default: the project's check.yaml).
         """
         self.corpus_path, self.intents_path = corpus, intents
-        self.check = GuidedCheck(load_check(check or intents.with_name("check.yaml")))
         self.chunks = load_corpus(corpus)
         self.config = load_config(intents)
+        self.check = GuidedCheck(load_check(check or PROJECT_ROOT / "check.yaml"))
         _check_topics(self.config, self.chunks, str(intents))
         self.lexicon = Lexicon(self.config.lexicon if slang else {}, _known_words(self.config, self.chunks))
         key = content_key(self.chunks, intents.read_text(encoding="utf-8") + f"\nslang={slang}")
@@ -166,10 +166,11 @@ def _check_topics(config: Config, chunks: tuple[Chunk, ...], name: str) -> None:
 
 @functools.cache
 def default_engine() -> Engine:
-    """The engine over this project's corpus/ and intents.yaml (or $HIPBOT_CORPUS / $HIPBOT_INTENTS)."""
+    """The engine over this project's corpus/, intents.yaml and check.yaml ($HIPBOT_CORPUS, $HIPBOT_INTENTS, $HIPBOT_CHECK)."""
     corpus = Path(os.environ.get("HIPBOT_CORPUS") or PROJECT_ROOT / "corpus")
     intents = Path(os.environ.get("HIPBOT_INTENTS") or PROJECT_ROOT / "intents.yaml")
-    return Engine(corpus, intents)
+    check = Path(os.environ.get("HIPBOT_CHECK") or PROJECT_ROOT / "check.yaml")
+    return Engine(corpus, intents, check=check)
 
 
 def answer(text: str, state: State | None = None) -> Reply:
