@@ -208,8 +208,9 @@ class FakeBotAPI:
             if kind == "timeout":
                 await asyncio.sleep(self.delay)  # the client gives up first; nothing is delivered
                 raise ApiError(504, "Gateway Timeout")
-            raise ApiError(500, "Internal Server Error") if kind == "500" else ApiError(
-                429, f"Too Many Requests: retry after {self.retry_after}")
+            if kind == "429":
+                raise ApiError(429, f"Too Many Requests: retry after {self.retry_after}")
+            raise ApiError(500, "Internal Server Error")
         handler = getattr(self, f"_m_{method}", None)
         if handler is None:
             raise ApiError(404, "Not Found: method not found")
