@@ -24,6 +24,17 @@ class RedFlag:
 
 
 @dataclass(frozen=True)
+class Picture:
+    """The setup picture: what asks for it, where it is offered, and its article-quoted labels."""
+
+    trigger: re.Pattern[str]
+    suggestion: str
+    offer_after: tuple[str, ...]
+    text: str
+    labels: dict[str, tuple[str, str]]  # name -> (section id, quote from that section)
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything intents.yaml says, checked and compiled."""
 
@@ -43,6 +54,7 @@ class Config:
     red_flags: tuple[RedFlag, ...]
     lexicon: dict[str, tuple[str, ...]]
     examples: dict[str, tuple[str, ...]]
+    picture: Picture
 
     def intent_of(self, topic: str) -> str:
         """The intent a topic id belongs to: the part before its first dot."""
@@ -53,7 +65,7 @@ _SCHEMA: dict[str, type] = {
     "version": int, "intents": dict, "replies": dict, "routing": dict, "pairs": dict, "cues": dict,
     "off_topic": dict, "back_trouble": str, "question": str, "followup": list, "followup_breakers": str, "pain": str,
     "negation": str, "negation_breakers": str, "red_flags": dict,
-    "lexicon": dict, "examples": dict,
+    "lexicon": dict, "examples": dict, "picture": dict,
 }
 _REPLY_KEYS = (
     "greeting.hello", "greeting.thanks", "greeting.goodbye", "greeting.empty", "out_of_scope",
@@ -184,10 +196,27 @@ def _build(raw: Any, check: _Checker) -> Config:
         pain=check.pattern(data["pain"], "pain"),
         negation=check.pattern(data["negation"], "negation"),
         negation_breakers=check.pattern(data["negation_breakers"], "negation_breakers"),
-        red_flags=tuple(red_flags), lexicon=lexicon, examples=examples,
+        red_flags=tuple(red_flags), lexicon=lexicon, examples=examples, picture=_picture(data["picture"], check),
     )
 
 
 def _off_topic(raw: dict, check: _Checker) -> dict[str, re.Pattern[str]]:
     check.keys(raw, _OFF_TOPIC_KEYS, "off_topic", required=_OFF_TOPIC_KEYS)
     return {key: check.pattern(raw[key], f"off_topic.{key}") for key in _OFF_TOPIC_KEYS}
+
+
+def _picture(raw: dict, check: _Checker) -> Picture:
+    keys = ("trigger", "suggestion", "offer_after", "text", "labels")
+    check.keys(raw, keys, "picture", required=keys)
+    labels = {}
+    for name, spec in check.typed(raw["labels"], dict, "picture.labels").items():
+        place = f"picture.labels.{name}"
+        check.keys(check.typed(spec, dict, place), ("section", "quote"), place, required=("section", "quote"))
+        labels[str(name)] = (check.typed(spec["section"], str, f"{place}.section"), check.typed(spec["quote"], str, f"{place}.quote"))
+    return Picture(
+        trigger=check.pattern(raw["trigger"], "picture.trigger"),
+        suggestion=check.typed(raw["suggestion"], str, "picture.suggestion"),
+        offer_after=check.strings(raw["offer_after"], "picture.offer_after"),
+        text=check.typed(raw["text"], str, "picture.text"),
+        labels=labels,
+    )

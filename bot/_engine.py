@@ -59,6 +59,8 @@ class Engine:
         """Route `text` in the conversation `state` and compose the grounded reply."""
         state = state or State()
         text = text if isinstance(text, str) else str(text)
+        if state.check_step is not None and self.config.picture.trigger.search(normalize(text)):
+            return self._picture_reply(state, self.check.choices(state.check_step))  # the check goes on after it
         if state.check_step is not None:
             flags = self.router.red_flags(text)
             step = self.check.step(text, state, red_flag=bool(flags))
@@ -66,7 +68,19 @@ class Engine:
         route = self.router.route(text, state)
         if not route.flags and self.check.wants_to_start(text):
             return self._check_reply(self.check.start(state), ())
+        if not route.flags and self.config.picture.trigger.search(normalize(text)):
+            return self._picture_reply(state)
         return self._reply(route, state)
+
+    def _picture_reply(self, state: State, suggestions: tuple[str, ...] | None = None) -> Reply:
+        """The labelled setup picture; adapters draw it from `Reply.picture`."""
+        picture = self.config.picture
+        labels = tuple((name, quote[0].upper() + quote[1:]) for name, (_, quote) in picture.labels.items())
+        sections = tuple(dict.fromkeys(section for section, _ in picture.labels.values()))
+        text = picture.text + "\n\n" + "\n".join(f"• {label}" for _, label in labels)
+        return Reply("about", "about.setup_picture", text, self._sources(sections, None), 1.0,
+                     self.composer.suggestions("fix") if suggestions is None else suggestions,
+                     replace(state, turns=state.turns + 1), picture=labels)
 
     def _reply(self, route: Route, state: State) -> Reply:
         topic, intent = route.topic, self.config.intent_of(route.topic)
@@ -80,6 +94,8 @@ class Engine:
             lead = self.composer.reminder(state.red_flags) if route.reminder else self.config.intents[intent].get("lead")
             text = "\n\n".join(filter(None, (lead, self.composer.article(topic))))
             sources = self._sources((topic,), route.similarities)
+            if topic in self.config.picture.offer_after:
+                suggestions = (self.config.picture.suggestion, *suggestions)
         elif route.closest:
             text = self.config.replies[topic] + "\n\n" + self.config.replies["closest"]
             suggestions = tuple(self.composer.ask_about(t) for t in route.closest)
@@ -153,15 +169,19 @@ def _known_words(config: Config, chunks: tuple[Chunk, ...]) -> set[str]:
 
 
 def _check_topics(config: Config, chunks: tuple[Chunk, ...], name: str) -> None:
-    """Every example topic must be answerable: served by a chunk or given a fixed reply."""
+    """Every example and pair topic must be answerable, and every picture label must quote its section."""
     served = {c.topic for c in chunks} | set(config.replies)
     for topic in config.examples:
         if topic not in served and config.intent_of(topic) not in ("greeting", "out_of_scope"):
             raise DataError(name, f"examples.{topic}", "no corpus section serves this topic and no reply is given")
-    for topic in list(config.pairs.items()):
-        for side in topic:
+    for cause, fix in config.pairs.items():
+        for side in (cause, fix):
             if side not in served:
-                raise DataError(name, f"pairs.{topic[0]}", f"unknown topic {side!r}")
+                raise DataError(name, f"pairs.{cause}", f"unknown topic {side!r}")
+    texts = {c.id: c.text.lower() for c in chunks}
+    for label, (section, quote) in config.picture.labels.items():
+        if quote.lower() not in texts.get(section, ""):
+            raise DataError(name, f"picture.labels.{label}", f"quote not found in section {section!r}")
 
 
 @functools.cache

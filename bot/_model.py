@@ -73,6 +73,7 @@ class Reply:
     confidence: float = 0.0
     suggestions: tuple[str, ...] = ()
     state: State = field(default_factory=State, compare=False)
+    picture: tuple[tuple[str, str], ...] = ()  # labels of the setup picture an adapter should show, if any
 
     def to_json(self) -> dict[str, Any]:
         """The machine-readable contract: intent, topic, text, sources, confidence, suggestions."""

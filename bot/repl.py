@@ -14,7 +14,8 @@ HELP = """Ask about back pain on the hip thrust (machine) in your own words, e.g
   why does my lower back hurt on hip thrusts?
   how should I set the bench?
   my leg tingles after thrusts
-Commands: /help  /reset (forget the conversation)  /quit (or Ctrl-D)
+Commands: /check (a guided check of your setup)  /diagram (a picture of a correct setup)
+          /help  /reset (forget the conversation)  /quit (or Ctrl-D)
 Type a number to ask one of the suggested follow-ups.
 hipbot answers from one article; it is not medical advice."""
 
@@ -44,8 +45,13 @@ def run_repl(answer: Answer, stdin: IO[str] | None = None, stdout: IO[str] | Non
         reply = answer(text, state)
         state, suggestions = reply.state, reply.suggestions
         print(f"\n{reply.text}\n", file=stdout)
-        for n, suggestion in enumerate(suggestions, start=1):
-            print(f"  [{n}] {suggestion}", file=stdout)
+        if reply.picture:
+            from .picture import setup_picture
+
+            print(f"(picture saved to {setup_picture(dict(reply.picture))})\n", file=stdout)
+        if reply.intent != "check":  # a check question already numbers its choices
+            for n, suggestion in enumerate(suggestions, start=1):
+                print(f"  [{n}] {suggestion}", file=stdout)
         stdout.flush()
     print("Bye! Form over load.", file=stdout)
     return 0

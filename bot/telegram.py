@@ -90,6 +90,7 @@ HELP = """Ask in your own words, for example:
 • My leg tingles after thrusts, is that normal?
 
 Tap a suggested question under my answers to follow up.
+/check walks you through a short guided check, /diagram shows a correct setup.
 /reset forgets our conversation, /about shows the source article.
 In groups, mention me or reply to my message."""
 
@@ -103,6 +104,8 @@ COMMANDS = [
     BotCommand("start", "What hipbot is (and is not)"),
     BotCommand("help", "Example questions"),
     BotCommand("reset", "Forget our conversation"),
+    BotCommand("check", "A guided check: what is behind my back pain?"),
+    BotCommand("diagram", "A picture of a correct setup"),
     BotCommand("about", "The source article"),
 ]
 
@@ -207,6 +210,7 @@ class Handlers:
             CommandHandler("help", self.help, filters=new),
             CommandHandler("reset", self.reset, filters=new),
             CommandHandler("about", self.about, filters=new),
+            CommandHandler(["check", "diagram"], self.core_command, filters=new),
             MessageHandler(new & filters.COMMAND & filters.ChatType.PRIVATE, self.unknown_command),
             MessageHandler(new & filters.TEXT & ~filters.COMMAND, self.on_text),
             MessageHandler(new & NON_TEXT, self.on_non_text),
@@ -237,6 +241,11 @@ class Handlers:
     async def about(self, update: Update, context: Context) -> None:
         """/about: the source article, its author and attribution."""
         await send_text(context.bot, _chat_id(update), about_text())
+
+    async def core_command(self, update: Update, context: Context) -> None:
+        """/check and /diagram: commands the core itself understands."""
+        message = cast(Message, update.effective_message)
+        await self._respond(update, context, (message.text or "").split("@", 1)[0].split()[0])
 
     async def unknown_command(self, update: Update, context: Context) -> None:
         """Any other /command in a private chat."""
@@ -293,8 +302,21 @@ class Handlers:
         body = f"› {text}\n\n{reply.text}" if echo else reply.text
         message = update.message  # None for a button press
         quote = message.message_id if message and message.chat.type != ChatType.PRIVATE else None
+        if reply.picture:
+            await self._send_picture(context.bot, chat_id, dict(reply.picture))
         await send_text(context.bot, chat_id, body, keyboard(reply.suggestions, generation), quote)
         logger.debug("Replied: intent=%s confidence=%.2f", reply.intent, reply.confidence)
+
+
+    @staticmethod
+    async def _send_picture(bot: Bot, chat_id: int, labels: dict[str, str]) -> None:
+        """Draw (or reuse) the setup picture off the event loop and send it as a photo."""
+        from .picture import setup_picture
+
+        path = await asyncio.to_thread(setup_picture, labels)
+        photo = await asyncio.to_thread(path.read_bytes)
+        await quietly(bot.send_chat_action(chat_id, ChatAction.UPLOAD_PHOTO))
+        await retrying(functools.partial(bot.send_photo, chat_id, photo, caption="A correct machine hip thrust setup"))
 
 
 class ChatOrderedProcessor(BaseUpdateProcessor):

@@ -145,3 +145,13 @@ def test_eval_compare_scores_each_system(tmp_path):
     rows = {line[:34].strip(): line[34:].split() for line in result.stdout.splitlines()[1:]}
     assert set(rows) == {"full bot", "bare TF-IDF top chunk", "rapidfuzz on example phrases", "full bot without slang lexicon"}
     assert rows["full bot"] == ["100.0%", "100.0%", "0.0%"]
+
+
+def test_jsonl_drives_a_guided_check():
+    texts = ["/check", "none of these", "at the top when I lock out", "stop"]
+    result = hipbot("ask", "--jsonl", stdin="".join(json.dumps({"text": t, "session": "c"}) + "\n" for t in texts))
+    replies = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["intent"] for r in replies[:3]] == ["check", "check", "check"]
+    assert replies[0]["topic"] == "check.screen" and replies[1]["topic"].startswith("check.")
+    assert replies[2]["topic"] != replies[1]["topic"]
+    assert "check stopped" in replies[3]["text"]

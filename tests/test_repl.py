@@ -84,3 +84,13 @@ def _read_until(fd: int, marker: bytes, timeout: float = 60.0) -> bytes:
         data += chunk
     assert marker in data, data[-500:]
     return data
+
+
+def test_check_and_diagram_in_the_repl(tmp_path, monkeypatch):
+    monkeypatch.setenv("HIPBOT_CACHE_DIR", str(tmp_path))
+    output = chat("/check\n2\n1\n/diagram\n1\n")
+    assert "safety check" in output and "2. No, none of these" in output
+    assert "> No, none of these" in output and "> Low back, mostly at the top of the rep" in output
+    saved = output.split("(picture saved to ")[1].split(")")[0]
+    assert Path(saved).read_bytes().startswith(b"\x89PNG")
+    assert output.count("> Shins vertical, feet hip-width apart") == 1  # the check went on after the picture

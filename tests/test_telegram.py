@@ -82,7 +82,7 @@ async def settle(seconds: float = 0.3) -> None:
 
 async def test_commands(api: FakeBotAPI, launch: Launch) -> None:
     async with launch():
-        assert [c["command"] for c in api.commands] == ["start", "help", "reset", "about"]
+        assert [c["command"] for c in api.commands] == ["start", "help", "reset", "check", "diagram", "about"]
         for command in ("/start", "/help", "/about"):
             api.push_message(1, command)
         start, help_, about = await api.wait_replies(1, 3)
@@ -371,3 +371,32 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+async def test_guided_check_with_buttons(api: FakeBotAPI, launch: Launch) -> None:
+    async with launch():
+        api.push_message(40, "/check")
+        [screen] = await api.wait_replies(40, 1)
+        assert "safety check" in screen["text"]
+        labels = [row[0]["text"] for row in screen["reply_markup"]["inline_keyboard"]]
+        assert labels == ["Yes, at least one", "No, none of these"]
+        api.push_callback(screen, screen["reply_markup"]["inline_keyboard"][1][0]["callback_data"])
+        question = (await api.wait_replies(40, 2))[1]
+        assert question["text"].startswith("› No, none of these")
+        for count in range(3, 9):  # press the first choice until the result arrives
+            last = api.replies(40)[-1]
+            if "most likely first" in last["text"]:
+                break
+            api.push_callback(last, last["reply_markup"]["inline_keyboard"][0][0]["callback_data"])
+            await api.wait_replies(40, count)
+        result = api.replies(40)[-1]
+    assert "Here's what your answers point to, most likely first" in result["text"]
+    assert "What to do" in result["text"]
+
+
+async def test_diagram_sends_a_png(api: FakeBotAPI, launch: Launch) -> None:
+    async with launch():
+        api.push_message(41, "/diagram")
+        await api.wait_for(lambda: bool(api.photos) and len(api.replies(41)) >= 2, timeout=30)
+    assert api.photos[0].startswith(b"\x89PNG\r\n\x1a\n")
+    assert "hip crease" in api.replies(41)[-1]["text"]
