@@ -11,8 +11,28 @@ from ._config import Config
 from ._index import Index
 from ._lexicon import Lexicon
 from ._model import State
-from ._redflags import scan
+from ._redflags import Scan, scan
 from ._text import ANALYSIS_LIMIT, normalize, words
+
+
+SETTLED = 0.5  # a greeting or off-topic message this likely is not read as a follow-up
+
+
+@dataclass(frozen=True)
+class Cues:
+    """How many cause ('why') and fix ('how') wording cues a message has."""
+
+    cause: int
+    fix: int
+
+    @property
+    def any(self) -> bool:
+        return bool(self.cause or self.fix)
+
+    @property
+    def mode(self) -> str | None:
+        """The answer kind the wording asks for, if it leans one way."""
+        return None if self.cause == self.fix else "cause" if self.cause > self.fix else "fix"
 
 
 @dataclass(frozen=True)
@@ -39,21 +59,15 @@ class Router:
 
     def red_flags(self, text: str) -> tuple[str, ...]:
         """Red-flag topics in a message (spelling-corrected), without routing it."""
-        text = normalize(text)
-        corrections = self.lexicon.corrections(text[:ANALYSIS_LIMIT])
-        return scan(text + (". " + " ".join(corrections) if corrections else ""), self.config).flags
+        return self._scan(normalize(text))[0].flags
 
     def route(self, text: str, state: State) -> Route:
         """Decide the topic of `text`; red flags anywhere in it win."""
         text = normalize(text)
-        if not text:
-            return Route("greeting.empty", 1.0)
-        if not _has_words(text):
-            return Route("out_of_scope.not_text", 1.0)
-        if _foreign_script(text):
-            return Route("out_of_scope.other_language", 1.0)
-        corrections = self.lexicon.corrections(text[:ANALYSIS_LIMIT])
-        found = scan(text + (". " + " ".join(corrections) if corrections else ""), self.config)
+        unreadable = _unreadable(text)
+        if unreadable:
+            return Route(unreadable, 1.0)
+        found, corrections = self._scan(text)
         if found.flags:
             return Route(found.flags[0], 1.0, flags=found.flags)
         head = found.without_negated(text)[:ANALYSIS_LIMIT]
@@ -63,28 +77,16 @@ class Router:
         scores, similarities = self._scores(vector)
         if self._off_topic(head) and "out_of_scope" in scores:
             scores["out_of_scope"] += self.config.routing["off_topic_bonus"]
-        leader = max(scores, key=scores.__getitem__)
-        settled = self.config.intent_of(leader) in ("greeting", "out_of_scope") and scores[leader] >= 0.5
-        followup = (bool(state.topic) and not settled and not self.config.followup_breakers.search(head)
-                    and any(p.search(head) for p in self.config.followup))
-        if followup and state.topic in scores:
-            for topic in {state.topic, self.partner.get(state.topic)} - {None}:
-                scores[topic] = scores.get(topic, 0.0) + self.config.routing["followup_bonus"]
-        best = max(scores, key=scores.__getitem__)
-        if followup and best.endswith(".general") and state.topic in scores and not state.topic.endswith(".general"):
-            best = state.topic  # "how do I fix that?": the subject is the previous one
-        best = self._prefer_asked_mode(best, scores, head)
+        cues = Cues(*(sum(bool(p.search(head)) for p in self.config.cues[m]) for m in ("cause", "fix")))
+        followup = self._is_followup(head, scores, state)
+        best = self._best_topic(scores, head, cues, state if followup else None)
         if self.config.intent_of(best) == "red_flag":
-            if scores[best] >= self.config.routing["red_flag_classifier"]:
-                return Route(best, min(1.0, scores[best]), flags=(best,), similarities=similarities)
-            best = max((t for t in scores if self.config.intent_of(t) != "red_flag"), key=scores.__getitem__)
+            return Route(best, min(1.0, scores[best]), flags=(best,), similarities=similarities)
         partner = self.partner.get(best)
-        subject_score = scores[best] + (scores.get(partner, 0.0) if partner else 0.0)
-        best = self._choose_mode(best, scores, head, state if followup else None)
-        confidence = min(1.0, subject_score)
+        confidence = min(1.0, scores[best] + (scores.get(partner, 0.0) if partner else 0.0))  # the subject's
+        best = self._choose_mode(best, scores, head, cues, state if followup else None)
         intent = self.config.intent_of(best)
-        asks_cause = any(p.search(head) for p in self.config.cues["cause"])
-        if state.red_flags and intent != "greeting" and (intent == "cause" or asks_cause or (followup and intent != "about")):
+        if state.red_flags and intent != "greeting" and (intent == "cause" or cues.cause or (followup and intent != "about")):
             return Route(state.red_flags[-1], confidence, flags=state.red_flags, reminder=True, similarities=similarities)
         on_topic = followup or not self.index.domain_words.isdisjoint(words(head + " " + " ".join(corrections)))
         if best == "out_of_scope" or confidence < self.config.routing["min_confidence"] or (
@@ -94,6 +96,34 @@ class Router:
             return Route("out_of_scope" if best == "out_of_scope" else "out_of_scope.unsure", confidence,
                          closest=tuple(ranked[:3]))
         return Route(best, confidence, reminder=bool(state.red_flags) and intent == "fix", similarities=similarities)
+
+    def _scan(self, text: str) -> tuple[Scan, list[str]]:
+        """Red-flag scan of the whole message plus the spelling corrections of its head."""
+        corrections = self.lexicon.corrections(text[:ANALYSIS_LIMIT])
+        return scan(text + (". " + " ".join(corrections) if corrections else ""), self.config), corrections
+
+    def _is_followup(self, text: str, scores: dict[str, float], state: State) -> bool:
+        """Whether the message leans on the previous turn (and is not clearly small talk or off-topic)."""
+        if not state.topic or self.config.followup_breakers.search(text):
+            return False
+        leader = max(scores, key=scores.__getitem__)
+        if self.config.intent_of(leader) in ("greeting", "out_of_scope") and scores[leader] >= SETTLED:
+            return False
+        return any(p.search(text) for p in self.config.followup)
+
+    def _best_topic(self, scores: dict[str, float], text: str, cues: Cues, previous: State | None) -> str:
+        """The top-scoring topic after follow-up resolution; a red flag only when the classifier is sure."""
+        if previous is not None and previous.topic in scores:
+            for topic in {previous.topic, self.partner.get(previous.topic)} - {None}:
+                scores[topic] = scores.get(topic, 0.0) + self.config.routing["followup_bonus"]
+        best = max(scores, key=scores.__getitem__)
+        if previous is not None and best.endswith(".general") and previous.topic in scores \
+                and not str(previous.topic).endswith(".general"):
+            best = str(previous.topic)  # "how do I fix that?": the subject is the previous one
+        best = self._prefer_asked_mode(best, scores, text, cues)
+        if self.config.intent_of(best) == "red_flag" and scores[best] < self.config.routing["red_flag_classifier"]:
+            best = max((t for t in scores if self.config.intent_of(t) != "red_flag"), key=scores.__getitem__)
+        return best
 
     def _scores(self, vector: tuple[np.ndarray, np.ndarray]) -> tuple[dict[str, float], np.ndarray]:
         """Classifier probability plus weighted best chunk similarity, per topic."""
@@ -115,15 +145,12 @@ class Router:
         other_site = rules["pain_site"].search(text) and not rules["unless_pain_site"].search(text)
         return bool(other_lift or other_site or rules["instructions"].search(text))
 
-    def _prefer_asked_mode(self, best: str, scores: dict[str, float], text: str) -> str:
+    def _prefer_asked_mode(self, best: str, scores: dict[str, float], text: str, cues: Cues) -> str:
         """A why/how question is not answered with background ('about') when it asks why the back
         is involved, or when a cause or fix topic scores close enough."""
-        if self.config.intent_of(best) != "about":
+        mode = cues.mode
+        if self.config.intent_of(best) != "about" or mode is None:
             return best
-        cause, fix = (sum(bool(p.search(text)) for p in self.config.cues[m]) for m in ("cause", "fix"))
-        if cause == fix:
-            return best
-        mode = "cause" if cause > fix else "fix"
         rival = max((t for t in scores if self.config.intent_of(t) == mode), key=scores.__getitem__, default=None)
         routing = self.config.routing
         if rival and (self.config.back_trouble.search(text) or
@@ -131,7 +158,7 @@ class Router:
             return rival
         return best
 
-    def _choose_mode(self, best: str, scores: dict[str, float], text: str, previous: State | None) -> str:
+    def _choose_mode(self, best: str, scores: dict[str, float], text: str, cues: Cues, previous: State | None) -> str:
         """Between a cause and its matching fix, the message's wording decides (why vs how).
 
         With no wording either way, a follow-up keeps the previous mode and a plain
@@ -140,16 +167,26 @@ class Router:
         partner = self.partner.get(best)
         if partner is None or partner not in scores:
             return best
-        cause, fix = (sum(bool(p.search(text)) for p in self.config.cues[m]) for m in ("cause", "fix"))
-        if cause != fix:
-            wanted = "cause" if cause > fix else "fix"
-        elif cause == 0 and previous is not None and previous.intent in ("cause", "fix"):
+        if cues.mode:
+            wanted = cues.mode
+        elif not cues.any and previous is not None and previous.intent in ("cause", "fix"):
             wanted = previous.intent
-        elif cause == 0 and not self.config.question.search(text):
+        elif not cues.any and not self.config.question.search(text):
             wanted = "cause"
         else:
             return best
         return best if self.config.intent_of(best) == wanted else partner
+
+
+def _unreadable(text: str) -> str | None:
+    """The fixed-reply topic for a message with nothing to route: empty, junk, another script."""
+    if not text:
+        return "greeting.empty"
+    if not _has_words(text):
+        return "out_of_scope.not_text"
+    if _foreign_script(text):
+        return "out_of_scope.other_language"
+    return None
 
 
 def _has_words(text: str) -> bool:
