@@ -108,9 +108,7 @@ def load_cached(key: str, folder: Path) -> Index | None:
                 classes=tuple(data["classes"].tolist()), coef=data["coef"], intercept=data["intercept"],
                 domain_words=frozenset(data["domain_words"].tolist()),
             )
-    except (OSError, ValueError, KeyError, EOFError):
-        return None
-    except Exception:  # noqa: BLE001 - a corrupt zip can raise almost anything; rebuild instead
+    except Exception:  # noqa: BLE001 - a missing, truncated or corrupt zip can raise almost anything: rebuild
         return None
 
 
@@ -120,6 +118,9 @@ def save_cached(key: str, folder: Path, index: Index) -> Path | None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(prefix=f".index-{key}-", suffix=".npz", dir=folder)
+    except OSError:
+        return None
+    try:
         with os.fdopen(handle, "wb") as stream:
             np.savez(
                 stream, format=INDEX_FORMAT, key=key, terms=np.array(terms), idf=index.idf,
@@ -130,4 +131,5 @@ def save_cached(key: str, folder: Path, index: Index) -> Path | None:
         os.replace(temporary, target)
         return target
     except OSError:
+        Path(temporary).unlink(missing_ok=True)
         return None

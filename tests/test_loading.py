@@ -152,3 +152,33 @@ def test_unwritable_cache_path_is_bypassed(project):
     blocker = project / "cache"
     blocker.write_text("a file where the cache folder should be")
     assert _engine(project).answer("hi").intent == "greeting"
+
+
+def test_cache_of_an_older_format_is_rebuilt(project):
+    import numpy as np
+
+    _engine(project)
+    (path,) = (project / "cache").glob("index-*.npz")
+    with np.load(path) as data:
+        old = {name: data[name] for name in data.files}
+    np.savez(path, **{**old, "format": np.array(0)})
+    key = path.stem.removeprefix("index-")
+    assert load_cached(key, project / "cache") is None
+    assert _engine(project).answer("where should the pad sit?").topic == "fix.pad_position"
+    assert load_cached(key, project / "cache") is not None
+
+
+def test_two_processes_building_the_cache_at_once_leave_a_valid_file(project):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from pathlib import Path; from bot import Engine; p = Path(sys.argv[1]); "
+        "print(Engine(p / 'corpus', p / 'intents.yaml', cache=p / 'cache').answer('how high should the bench be?').topic)"
+    )
+    runs = [subprocess.Popen([sys.executable, "-c", code, str(project)], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+            for _ in range(2)]
+    assert [run.communicate(timeout=300)[0].strip() for run in runs] == ["fix.bench_height"] * 2
+    files = list((project / "cache").iterdir())
+    assert len(files) == 1 and files[0].name.startswith("index-")  # no temporary file left behind
+    assert load_cached(files[0].stem.removeprefix("index-"), project / "cache") is not None
