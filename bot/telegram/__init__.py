@@ -1,0 +1,48 @@
+"""`hipbot telegram`: a thin python-telegram-bot (v22) adapter over the pure core.
+
+Each chat's conversation state lives in `context.chat_data` (pickled to a 0600 file by default).
+Message text is health data: it is never logged, and neither is the bot token.
+"""
+
+from ._app import ALLOWED_UPDATES, ChatOrderedProcessor, build_application, config_problem, run_telegram
+from ._handlers import APOLOGY, COMMANDS, EXPIRED, HELP, NOT_TEXT, RESET, START, UNKNOWN_COMMAND, Handlers
+from ._sending import keyboard, quietly, render, retrying, send_text, split_text
+from ._setup import (
+    about_text,
+    addressed,
+    configure_logging,
+    default_persistence_path,
+    file_url_for,
+    private_persistence,
+    strip_mention,
+)
+
+__all__ = [
+    "ALLOWED_UPDATES",
+    "APOLOGY",
+    "COMMANDS",
+    "EXPIRED",
+    "HELP",
+    "NOT_TEXT",
+    "RESET",
+    "START",
+    "UNKNOWN_COMMAND",
+    "ChatOrderedProcessor",
+    "Handlers",
+    "about_text",
+    "addressed",
+    "build_application",
+    "config_problem",
+    "configure_logging",
+    "default_persistence_path",
+    "file_url_for",
+    "keyboard",
+    "private_persistence",
+    "quietly",
+    "render",
+    "retrying",
+    "run_telegram",
+    "send_text",
+    "split_text",
+    "strip_mention",
+]

@@ -1,0 +1,144 @@
+"""Building and running the application: configuration checks, polling or webhook, per-chat ordering."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import re
+import secrets
+import sys
+from collections import Counter
+from collections.abc import Awaitable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from telegram import Update
+from telegram.error import InvalidToken, TelegramError
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseUpdateProcessor
+
+from .._engine import answer as core_answer
+from ._handlers import Answer, Handlers
+from ._setup import configure_logging, default_persistence_path, file_url_for, private_persistence
+
+TOKEN_PATTERN = re.compile(r"^\d+:[A-Za-z0-9_-]{30,}$")
+SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+MAX_CONCURRENT_UPDATES = 64
+RATE_LIMIT_RETRIES = 3
+
+
+def build_application(
+    token: str,
+    *,
+    answer: Answer = core_answer,
+    base_url: str | None = None,
+    base_file_url: str | None = None,
+    persistence: Path | None = None,
+    rate_limit: bool = True,
+    timeout: float = 10.0,
+) -> Application[Any, Any, Any, Any, Any, Any]:
+    """The bot as production runs it; tests point `base_url` at a fake server and inject `answer`."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry the token in the URL
+    handlers = Handlers(answer)
+    builder = (
+        ApplicationBuilder()
+        .token(token)
+        .concurrent_updates(ChatOrderedProcessor(MAX_CONCURRENT_UPDATES))
+        .connect_timeout(timeout).read_timeout(timeout).write_timeout(timeout).pool_timeout(timeout)
+        .get_updates_connect_timeout(timeout).get_updates_read_timeout(timeout)
+        .get_updates_write_timeout(timeout).get_updates_pool_timeout(timeout)
+        .post_init(handlers.post_init)
+    )
+    if base_url:
+        builder.base_url(base_url).base_file_url(base_file_url or file_url_for(base_url))
+    if persistence is not None:
+        builder.persistence(private_persistence(persistence))
+    if rate_limit:
+        builder.rate_limiter(AIORateLimiter(max_retries=RATE_LIMIT_RETRIES))
+    application = builder.build()
+    handlers.register(application)
+    return application
+
+
+def run_telegram(args: argparse.Namespace) -> int:
+    """Check the configuration, then serve by long polling or, with --webhook, by webhook."""
+    token = os.environ.get("TELEGRAM_BOT_TOKEN", "").strip()
+    secret = os.environ.get("TELEGRAM_WEBHOOK_SECRET", "").strip()
+    problem = config_problem(token, secret, args.webhook, args.base_url)
+    if problem:
+        print(f"hipbot: error: {problem}", file=sys.stderr)
+        return 2
+    configure_logging(token)
+    persistence = None if args.no_persistence else (args.persistence or default_persistence_path()).expanduser()
+    application = build_application(
+        token, base_url=args.base_url, base_file_url=args.base_file_url,
+        persistence=persistence, rate_limit=not args.no_rate_limit,
+    )
+    try:
+        if args.webhook:
+            application.run_webhook(
+                listen=args.listen, port=args.port, url_path=urlsplit(args.webhook).path.lstrip("/"),
+                webhook_url=args.webhook, secret_token=secret or secrets.token_urlsafe(32),
+                allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False, bootstrap_retries=3,
+            )
+        else:
+            application.run_polling(allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False, bootstrap_retries=3)
+    except InvalidToken:
+        print("hipbot: error: Telegram rejected TELEGRAM_BOT_TOKEN", file=sys.stderr)
+        return 2
+    except TelegramError as exc:
+        print(f"hipbot: error: the Bot API failed at start-up ({type(exc).__name__})", file=sys.stderr)
+        return 1
+    finally:
+        if persistence is not None and persistence.exists():
+            persistence.chmod(0o600)
+    return 0
+
+
+def config_problem(token: str, secret: str, webhook: str | None, base_url: str | None) -> str | None:
+    """A one-line description of what is wrong with the configuration (never echoing secrets), or None."""
+    if not token:
+        return "TELEGRAM_BOT_TOKEN is not set (create a bot with @BotFather and export its token)"
+    if not TOKEN_PATTERN.match(token):
+        return "TELEGRAM_BOT_TOKEN is malformed (expected digits, a colon and 30+ letters, digits, _ or -)"
+    if secret and not SECRET_PATTERN.match(secret):
+        return "TELEGRAM_WEBHOOK_SECRET may only hold 1-256 letters, digits, _ and -"
+    if webhook and urlsplit(webhook).scheme not in (("http", "https") if base_url else ("https",)):
+        return "--webhook must be an https:// URL"
+    return None
+
+
+class ChatOrderedProcessor(BaseUpdateProcessor):
+    """Handles different chats concurrently but each chat's updates one at a time, in order."""
+
+    __slots__ = ("_locks", "_users")
+
+    def __init__(self, max_concurrent_updates: int) -> None:
+        super().__init__(max_concurrent_updates)
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._users: Counter[int] = Counter()
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """Await `coroutine` under its chat's lock (updates without a chat run at once)."""
+        chat = update.effective_chat if isinstance(update, Update) else None
+        if chat is None:
+            await coroutine
+            return
+        lock = self._locks.setdefault(chat.id, asyncio.Lock())
+        self._users[chat.id] += 1
+        try:
+            async with lock:
+                await coroutine
+        finally:
+            self._users[chat.id] -= 1
+            if not self._users[chat.id]:
+                del self._users[chat.id], self._locks[chat.id]
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to tear down."""

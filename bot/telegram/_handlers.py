@@ -1,0 +1,199 @@
+"""The bot's handlers and the texts they send."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import re
+import traceback
+from collections.abc import Callable
+from typing import Any, cast
+
+from telegram import Bot, BotCommand, CallbackQuery, Message, Update
+from telegram.constants import ChatAction, ChatType
+from telegram.error import NetworkError
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
+
+from .._model import Reply, State
+from ._sending import keyboard, quietly, retrying, send_text
+from ._setup import about_text, addressed, strip_mention
+
+Answer = Callable[[str, State | None], Reply]
+Context = ContextTypes.DEFAULT_TYPE
+
+logger = logging.getLogger("bot.telegram")
+
+SUGGESTION_DATA = re.compile(r"s:(\d+):(\d+)")
+
+START = """Hi! I'm hipbot. I answer questions about back pain on the hip thrust machine, from one expert article:
+• what usually causes it (setup, technique, load, weak glutes or core)
+• how to fix your setup and technique
+• which warning signs need a professional
+
+I am not a doctor: this is not medical advice and I cannot diagnose anything. If the pain is sharp, \
+radiates down a leg, or comes with numbness, tingling or weakness, please see a physical therapist or physician.
+
+Just ask in your own words, or try /help for examples."""
+
+HELP = """Ask in your own words, for example:
+• Why does my lower back hurt on hip thrusts?
+• How do I fix that?
+• How high should the bench be?
+• Where should the pad sit?
+• My leg tingles after thrusts, is that normal?
+
+Tap a suggested question under my answers to follow up.
+/check walks you through a short guided check, /diagram shows a correct setup.
+/reset forgets our conversation, /about shows the source article.
+In groups, mention me or reply to my message."""
+
+RESET = "Done, I have forgotten our conversation. Ask me anything about back pain on the hip thrust machine."
+NOT_TEXT = "I can only read text messages. Please type your question about back pain on the hip thrust machine."
+UNKNOWN_COMMAND = "I don't know that command. Try /help."
+EXPIRED = "That suggestion has expired: please type your question."
+APOLOGY = "Sorry, something went wrong on my side. Please try again in a moment."
+
+COMMANDS = [
+    BotCommand("start", "What hipbot is (and is not)"),
+    BotCommand("help", "Example questions"),
+    BotCommand("reset", "Forget our conversation"),
+    BotCommand("check", "A guided check: what is behind my back pain?"),
+    BotCommand("diagram", "A picture of a correct setup"),
+    BotCommand("about", "The source article"),
+]
+
+NON_TEXT = (
+    filters.Sticker.ALL | filters.PHOTO | filters.VOICE | filters.AUDIO | filters.VIDEO | filters.VIDEO_NOTE
+    | filters.ANIMATION | filters.Document.ALL | filters.LOCATION | filters.CONTACT
+)
+
+
+class Handlers:
+    """The bot's handlers; each chat's state is kept in chat_data, replies come from `answer`."""
+
+    def __init__(self, answer: Answer) -> None:
+        self.answer = answer
+
+    def register(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        """Add the handlers: commands, text, suggestion buttons, non-text messages and errors."""
+        new = filters.UpdateType.MESSAGE  # edited messages and channel posts are ignored
+        application.add_handlers([
+            CommandHandler("start", self.start, filters=new),
+            CommandHandler("help", self.help, filters=new),
+            CommandHandler("reset", self.reset, filters=new),
+            CommandHandler("about", self.about, filters=new),
+            CommandHandler(["check", "diagram"], self.core_command, filters=new),
+            MessageHandler(new & filters.COMMAND & filters.ChatType.PRIVATE, self.unknown_command),
+            MessageHandler(new & filters.TEXT & ~filters.COMMAND, self.on_text),
+            MessageHandler(new & NON_TEXT, self.on_non_text),
+            CallbackQueryHandler(self.on_button, pattern=r"^s:"),
+        ])
+        application.add_error_handler(self.on_error)
+
+    async def post_init(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        """Publish the command menu and load the corpus before the first message arrives."""
+        await retrying(functools.partial(application.bot.set_my_commands, COMMANDS))
+        await asyncio.to_thread(self.answer, "hello", None)
+
+    async def start(self, update: Update, context: Context) -> None:
+        """/start: what the bot is, what it answers, and that it is not medical advice."""
+        await send_text(context.bot, _chat_id(update), START)
+
+    async def help(self, update: Update, context: Context) -> None:
+        """/help: example questions."""
+        await send_text(context.bot, _chat_id(update), HELP)
+
+    async def reset(self, update: Update, context: Context) -> None:
+        """/reset: forget the conversation (the suggestion counter stays, so old buttons expire)."""
+        data = _chat_data(context)
+        data.pop("state", None)
+        data.pop("suggestions", None)
+        await send_text(context.bot, _chat_id(update), RESET)
+
+    async def about(self, update: Update, context: Context) -> None:
+        """/about: the source article, its author and attribution."""
+        await send_text(context.bot, _chat_id(update), about_text())
+
+    async def core_command(self, update: Update, context: Context) -> None:
+        """/check and /diagram: commands the core itself understands."""
+        message = cast(Message, update.effective_message)
+        await self._respond(update, context, (message.text or "").split("@", 1)[0].split()[0])
+
+    async def unknown_command(self, update: Update, context: Context) -> None:
+        """Any other /command in a private chat."""
+        await send_text(context.bot, _chat_id(update), UNKNOWN_COMMAND)
+
+    async def on_text(self, update: Update, context: Context) -> None:
+        """A question; in groups only when the bot is mentioned or replied to."""
+        message = cast(Message, update.effective_message)
+        text = message.text or ""
+        if message.chat.type != ChatType.PRIVATE:
+            if not addressed(message, context.bot.username, context.bot.id):
+                return
+            text = strip_mention(text, context.bot.username)
+        await self._respond(update, context, text)
+
+    async def on_button(self, update: Update, context: Context) -> None:
+        """A suggestion button: answer the callback query, then ask that follow-up."""
+        query = cast(CallbackQuery, update.callback_query)
+        data = context.chat_data or {}
+        suggestions: list[str] = data.get("suggestions", [])
+        match = SUGGESTION_DATA.fullmatch(query.data or "")
+        if not match or int(match[1]) != data.get("generation") or int(match[2]) >= len(suggestions):
+            await quietly(query.answer(EXPIRED))
+            return
+        await quietly(query.answer())
+        question = suggestions[int(match[2])]
+        await self._respond(update, context, question, echo=True)
+
+    async def on_non_text(self, update: Update, context: Context) -> None:
+        """Stickers, photos, voice...: a short polite reply (in groups only when addressed)."""
+        message = cast(Message, update.effective_message)
+        if message.chat.type == ChatType.PRIVATE or addressed(message, context.bot.username, context.bot.id):
+            await send_text(context.bot, message.chat_id, NOT_TEXT)
+
+    async def on_error(self, update: object, context: Context) -> None:
+        """Log the error's type and traceback (never message text) and apologise in the chat."""
+        error = context.error
+        if update is None and isinstance(error, NetworkError):
+            logger.warning("Bot API request failed while polling: %s", type(error).__name__)
+            return
+        trace = "".join(traceback.format_tb(error.__traceback__)) if error else ""
+        logger.error("Error while handling an update: %s\n%s", type(error).__name__, trace)
+        if isinstance(update, Update) and update.effective_chat:
+            await quietly(context.bot.send_message(update.effective_chat.id, APOLOGY))
+
+    async def _respond(self, update: Update, context: Context, text: str, echo: bool = False) -> None:
+        """Answer `text` in the chat's conversation and send the reply with its suggestion buttons."""
+        chat_id = _chat_id(update)
+        await quietly(context.bot.send_chat_action(chat_id, ChatAction.TYPING))
+        data = _chat_data(context)
+        reply = self.answer(text, State.from_dict(data.get("state")))
+        generation = data.get("generation", 0) + 1
+        data.update(state=reply.state.to_dict(), generation=generation, suggestions=list(reply.suggestions))
+        body = f"› {text}\n\n{reply.text}" if echo else reply.text
+        message = update.message  # None for a button press
+        quote = message.message_id if message and message.chat.type != ChatType.PRIVATE else None
+        if reply.picture:
+            await self._send_picture(context.bot, chat_id, dict(reply.picture))
+        await send_text(context.bot, chat_id, body, keyboard(reply.suggestions, generation), quote)
+        logger.debug("Replied: intent=%s confidence=%.2f", reply.intent, reply.confidence)
+
+    @staticmethod
+    async def _send_picture(bot: Bot, chat_id: int, labels: dict[str, str]) -> None:
+        """Draw (or reuse) the setup picture off the event loop and send it as a photo."""
+        from ..picture import setup_picture
+
+        path = await asyncio.to_thread(setup_picture, labels)
+        photo = await asyncio.to_thread(path.read_bytes)
+        await quietly(bot.send_chat_action(chat_id, ChatAction.UPLOAD_PHOTO))
+        await retrying(functools.partial(bot.send_photo, chat_id, photo, caption="A correct machine hip thrust setup"))
+
+
+def _chat_id(update: Update) -> int:
+    return cast(Any, update.effective_chat).id
+
+
+def _chat_data(context: Context) -> dict[str, Any]:
+    return cast(dict[str, Any], context.chat_data)
