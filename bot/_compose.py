@@ -9,6 +9,7 @@ from ._model import Chunk
 
 _FIRST_SENTENCE = re.compile(r"^(.+?[.!?])(\s|$)", re.S)
 GIST_LIMIT = 140
+GENERAL_RED_FLAG = "red_flag.general"
 
 
 class Composer:
@@ -24,19 +25,17 @@ class Composer:
         self.chunks = chunks
 
     def headline(self, topic: str) -> str:
-        """The section heading a topic is answered from."""
-        serving = self.by_topic.get(topic)
-        return serving[0].heading if serving else topic
+        """The heading of the section a topic is answered from."""
+        return self._section(topic).heading if topic in self.by_topic else topic
 
     def article(self, topic: str) -> str:
         """The article's passage(s) for a topic, with a list of its sub-sections if it has any."""
-        serving = self.by_topic[topic]
-        main = next((c for c in serving if c.id == topic), serving[0])
-        parts = [c.text for c in serving]
+        main = self._section(topic)
+        parts = [c.text for c in self.by_topic[topic]]
         children = [c for c in self.chunks if _is_under(c, main)]
         if children:
             parts.append("\n".join(f"• {c.heading}{_gist(c.text)}" for c in children))
-        parts.append(f"📖 From \"{' › '.join(main.path)}\" ({main.document}).")
+        parts.append(_source_line(main))
         return "\n\n".join(parts)
 
     def red_flag(self, flags: tuple[str, ...], reminder: bool) -> str:
@@ -44,11 +43,19 @@ class Composer:
         signs = " and ".join(self._signs(flags))
         template = self.config.intents["red_flag"]["reminder" if reminder else "lead"]
         parts = [template.format(signs=signs)]
-        bullets = [c for f in dict.fromkeys(flags) for c in self.by_topic.get(f, []) if c.id == f and f != "red_flag.general"]
-        if bullets:
-            parts.append("\n".join(f"• {c.heading}: {c.text}" for c in bullets))
-        parts.append(self.article("red_flag.general"))
+        signs_seen = [self._section(f) for f in dict.fromkeys(flags) if f != GENERAL_RED_FLAG and f in self.by_topic]
+        if not signs_seen:  # a general question: the article's whole list of warning signs
+            return "\n\n".join(parts + [self.article(GENERAL_RED_FLAG)])
+        general = self._section(GENERAL_RED_FLAG)
+        parts.append("\n".join(f"• {c.heading}: {c.text}" for c in signs_seen))
+        parts.append(general.text)
+        parts.append(_source_line(general))
         return "\n\n".join(parts)
+
+    def _section(self, topic: str) -> Chunk:
+        """The topic's own section (not an FAQ entry serving it)."""
+        serving = self.by_topic[topic]
+        return next((c for c in serving if c.id == topic), serving[0])
 
     def reminder(self, flags: tuple[str, ...]) -> str:
         """The red-flag reminder that leads answers later in a conversation with a red flag."""
@@ -80,6 +87,10 @@ class Composer:
     def suggestions(self, intent: str) -> tuple[str, ...]:
         """Follow-up questions offered after a reply of this intent."""
         return tuple(self.config.intents.get(intent, {}).get("suggestions", ()))
+
+
+def _source_line(chunk: Chunk) -> str:
+    return f"📖 From \"{' › '.join(chunk.path)}\" ({chunk.document})."
 
 
 def _is_under(chunk: Chunk, parent: Chunk) -> bool:

@@ -91,10 +91,11 @@ class Router:
         on_topic = followup or not self.index.domain_words.isdisjoint(words(head + " " + " ".join(corrections)))
         if best == "out_of_scope" or confidence < self.config.routing["min_confidence"] or (
                 intent != "greeting" and not on_topic):
+            if best == "out_of_scope":
+                return Route(best, confidence)
             ranked = sorted((t for t in scores if "." in t and not t.startswith(("greeting", "out_of_scope"))),
                             key=scores.__getitem__, reverse=True)
-            return Route("out_of_scope" if best == "out_of_scope" else "out_of_scope.unsure", confidence,
-                         closest=tuple(ranked[:3]))
+            return Route("out_of_scope.unsure", confidence, closest=tuple(ranked[:3]))
         return Route(best, confidence, reminder=bool(state.red_flags) and intent == "fix", similarities=similarities)
 
     def _scan(self, text: str) -> tuple[Scan, list[str]]:
