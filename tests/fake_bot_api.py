@@ -13,6 +13,7 @@ import contextlib
 import html
 import itertools
 import json
+import random
 import re
 import socket
 import time
@@ -72,6 +73,7 @@ class FakeBotAPI:
         self._messages: dict[tuple[int, int], JSON] = {}
         self._queries: dict[str, bool] = {}
         self._failures: dict[str, list[str]] = {}
+        self._random_failures: tuple[float, frozenset[str], random.Random] | None = None
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1)
         self._query_ids = itertools.count(1)
@@ -105,6 +107,11 @@ class FakeBotAPI:
         """Make the next calls of `method` fail, one per kind: "500", "429" (retry_after) or "timeout"."""
         assert all(kind in FAILURES for kind in kinds), kinds
         self._failures.setdefault(method.lower(), []).extend(kinds)
+
+    def fail_randomly(self, rate: float, methods: tuple[str, ...] = ("sendMessage", "sendChatAction"),
+                      seed: int = 0) -> None:
+        """Make each call of `methods` fail with probability `rate`, as a 500, a 429 or a time-out."""
+        self._random_failures = (rate, frozenset(m.lower() for m in methods), random.Random(seed))
 
     def push_message(self, chat_id: int, text: str | None = None, *, group: bool = False, user_id: int | None = None,
                      reply_to: JSON | None = None, edited: bool = False, **fields: Any) -> JSON:
@@ -203,8 +210,8 @@ class FakeBotAPI:
 
     async def _dispatch(self, method: str, params: JSON) -> Any:
         failures = self._failures.get(method)
-        if failures:
-            kind = failures.pop(0)
+        kind = failures.pop(0) if failures else self._random_failure(method)
+        if kind:
             if kind == "timeout":
                 await asyncio.sleep(self.delay)  # the client gives up first; nothing is delivered
                 raise ApiError(504, "Gateway Timeout")
@@ -215,6 +222,12 @@ class FakeBotAPI:
         if handler is None:
             raise ApiError(404, "Not Found: method not found")
         return await handler(params)
+
+    def _random_failure(self, method: str) -> str | None:
+        if self._random_failures is None:
+            return None
+        rate, methods, rng = self._random_failures
+        return rng.choice(FAILURES) if method in methods and rng.random() < rate else None
 
     async def _m_getme(self, params: JSON) -> JSON:
         return self.me

@@ -400,3 +400,24 @@ async def test_diagram_sends_a_png(api: FakeBotAPI, launch: Launch) -> None:
         await api.wait_for(lambda: bool(api.photos) and len(api.replies(41)) >= 2, timeout=30)
     assert api.photos[0].startswith(b"\x89PNG\r\n\x1a\n")
     assert "hip crease" in api.replies(41)[-1]["text"]
+
+
+async def test_soak_with_random_failures_answers_every_update_once(api: FakeBotAPI, launch: Launch,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bounded soak: 240 updates from 30 chats while 5% of sends fail (500, 429, time-out)."""
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")
+    api.fail_randomly(0.05, seed=11)
+    chats, rounds = range(300, 330), ("why does my lower back hurt on hip thrusts?", "how do I fix that?",
+                                      "what about my feet?", "thanks!", "where should the pad sit?",
+                                      "my leg tingles", "could it be the bench?", "bye")
+    async with launch(rate_limit=True):
+        for text in rounds:
+            for chat in chats:
+                api.push_message(chat, text)
+            await api.wait_for(lambda: all(len(api.replies(c)) >= rounds.index(text) + 1 for c in chats), timeout=60)
+        await settle()
+    failed = [c for c in api.calls_of("sendMessage") if c.status != 200]
+    assert failed, "the soak should have injected failures"
+    for chat in chats:
+        assert len(api.replies(chat)) == len(rounds)  # every update answered exactly once
+    assert len({m["text"] for m in api.replies(chats[0])[:4]}) == 4
