@@ -94,3 +94,16 @@ def test_unclear_message_is_not_answered_with_article_content(engine):
 def test_intents_are_from_the_contract(engine):
     for text in ("hi", "why does it hurt", "fix it", "numb foot", "what is this", "weather?"):
         assert engine.answer(text).intent in INTENTS
+
+
+def test_red_flag_patterns_alone_catch_the_red_flag_examples(engine):
+    """The patterns are the safety net that does not depend on the classifier."""
+    from bot._redflags import scan
+    from bot._text import normalize
+
+    flagged = {topic: [bool(scan(normalize(e), engine.config).flags) for e in examples]
+               for topic, examples in engine.config.examples.items()}
+    red = [hit for topic, hits in flagged.items() if topic.startswith("red_flag") for hit in hits]
+    calm = [hit for topic, hits in flagged.items() if not topic.startswith("red_flag") for hit in hits]
+    assert sum(red) / len(red) >= 0.98
+    assert sum(calm) / len(calm) <= 0.01
