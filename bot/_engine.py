@@ -39,19 +39,22 @@ class Engine:
         self.config = load_config(intents)
         self.check = GuidedCheck(load_check(check or PROJECT_ROOT / "check.yaml"))
         _check_topics(self.config, self.chunks, str(intents))
-        self.lexicon = Lexicon(self.config.lexicon if slang else {}, _known_words(self.config, self.chunks))
+        slang_terms = self.config.lexicon if slang else {}
         key = content_key(self.chunks, intents.read_text(encoding="utf-8") + f"\nslang={slang}")
         folder = cache if cache is not None else cache_dir()
-        self.index = load_cached(key, folder) or self._build_index(key, folder)
+        cached = load_cached(key, folder)
+        known = cached.known_words if cached else _known_words(self.config, self.chunks)
+        self.lexicon = Lexicon(slang_terms, known)
+        self.index = cached or self._build_index(key, folder, known)
         self.router = Router(self.config, self.lexicon, self.index, tuple(c.topic for c in self.chunks))
         self.composer = Composer(self.config, self.chunks)
 
-    def _build_index(self, key: str, folder: Path) -> Index:
+    def _build_index(self, key: str, folder: Path, known: frozenset[str]) -> Index:
         documents = [self._chunk_document(c) for c in self.chunks]
         domain = " ".join(documents + [normalize(self.chunks[0].document)] + [
             normalize(f"{canonical} {' '.join(variants)}") for canonical, variants in self.config.lexicon.items()
         ] + [normalize(flag.signs) for flag in self.config.red_flags])
-        index = build_index(documents, self._samples(), domain)
+        index = build_index(documents, self._samples(), domain, known)
         save_cached(key, folder, index)
         return index
 
@@ -139,12 +142,12 @@ class Engine:
 
     def _sources(self, topics: tuple[str, ...], scores: np.ndarray | None) -> tuple[Source, ...]:
         """Chunks serving `topics`, best-scored first, with their retrieval similarity."""
-        ranked = [
-            Source(c.id, c.heading, round(float(scores[i]) if scores is not None else 1.0, 3))
-            for i, c in enumerate(self.chunks) if c.topic in topics
-        ]
-        ranked.sort(key=lambda s: (topics.index(next(c.topic for c in self.chunks if c.id == s.id)), -s.score))
-        return tuple(ranked[:MAX_SOURCES])
+        ranked = sorted(
+            ((topics.index(c.topic), -(float(scores[i]) if scores is not None else 1.0), c)
+             for i, c in enumerate(self.chunks) if c.topic in topics),
+            key=lambda entry: entry[:2],
+        )
+        return tuple(Source(c.id, c.heading, round(-score, 3)) for _, score, c in ranked[:MAX_SOURCES])
 
     @staticmethod
     def _chunk_document(chunk: Chunk) -> str:
@@ -162,10 +165,10 @@ class Engine:
 _REPLY_FALLBACK = {"greeting": "greeting.hello", "out_of_scope": "out_of_scope"}
 
 
-def _known_words(config: Config, chunks: tuple[Chunk, ...]) -> set[str]:
+def _known_words(config: Config, chunks: tuple[Chunk, ...]) -> frozenset[str]:
     known = {w for c in chunks for w in words(normalize(c.text + " " + c.heading))}
     known.update(w for phrases in config.examples.values() for e in phrases for w in words(normalize(e)))
-    return known
+    return frozenset(known)
 
 
 def _check_topics(config: Config, chunks: tuple[Chunk, ...], name: str) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import numpy as np
 from ._model import Chunk
 from ._text import features, weigh, words
 
-INDEX_FORMAT = 2
+INDEX_FORMAT = 4
 _CODE_FILES = ("_text.py", "_index.py", "_lexicon.py", "_engine.py")
 
 
@@ -27,11 +26,12 @@ class Index:
 
     vocabulary: dict[str, int]
     idf: np.ndarray
-    chunk_vectors: np.ndarray  # (chunks, features), rows L2-normalised
+    chunk_weights: np.ndarray  # (features, chunks): each chunk's L2-normalised TF-IDF vector is a column
     classes: tuple[str, ...]
-    coef: np.ndarray  # (classes, features)
+    class_weights: np.ndarray  # (features, classes): the classifier's coefficients, one row per feature
     intercept: np.ndarray
     domain_words: frozenset[str]  # content words of the corpus and lexicon (no stop words)
+    known_words: frozenset[str]  # every word of the corpus and examples: never "corrected" as a typo
 
     def vectorize(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """Sparse TF-IDF vector of `text` as (feature indices, weights)."""
@@ -41,17 +41,18 @@ class Index:
     def similarities(self, vector: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         """Cosine similarity of a query vector to every chunk."""
         idx, val = vector
-        return self.chunk_vectors[:, idx] @ val
+        return val @ self.chunk_weights[idx]  # rows of the query's features only: contiguous reads
 
     def probabilities(self, vector: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         """Classifier probability of every class for a query vector."""
         idx, val = vector
-        logits = self.coef[:, idx] @ val + self.intercept
+        logits = val @ self.class_weights[idx] + self.intercept
         logits = np.exp(logits - logits.max())
         return logits / logits.sum()
 
 
-def build_index(chunk_texts: list[str], samples: list[tuple[str, str]], domain_text: str) -> Index:
+def build_index(chunk_texts: list[str], samples: list[tuple[str, str]], domain_text: str,
+                known_words: frozenset[str]) -> Index:
     """Fit the feature space on chunks and labelled samples, then the classifier on samples.
 
     `domain_text` (corpus and lexicon) gives the content words that make a message on-topic.
@@ -66,11 +67,12 @@ def build_index(chunk_texts: list[str], samples: list[tuple[str, str]], domain_t
     return Index(
         vocabulary={str(k): int(v) for k, v in vectorizer.vocabulary_.items()},
         idf=vectorizer.idf_.astype(np.float64),
-        chunk_vectors=vectorizer.transform(chunk_texts).toarray().astype(np.float32),
+        chunk_weights=np.ascontiguousarray(vectorizer.transform(chunk_texts).toarray().T, dtype=np.float32),
         classes=tuple(str(c) for c in classifier.classes_),
-        coef=classifier.coef_.astype(np.float32),
+        class_weights=np.ascontiguousarray(classifier.coef_.T, dtype=np.float32),
         intercept=classifier.intercept_.astype(np.float64),
         domain_words=frozenset(w for w in words(domain_text) if len(w) > 2 and w not in ENGLISH_STOP_WORDS),
+        known_words=known_words,
     )
 
 
@@ -101,12 +103,13 @@ def load_cached(key: str, folder: Path) -> Index | None:
         with np.load(path, allow_pickle=False) as data:
             if int(data["format"]) != INDEX_FORMAT or str(data["key"]) != key:
                 return None
-            terms = data["terms"].tolist()
+            terms = _unpack(data["terms"])
             return Index(
                 vocabulary=dict(zip(terms, range(len(terms)))),
-                idf=data["idf"], chunk_vectors=data["chunk_vectors"],
-                classes=tuple(data["classes"].tolist()), coef=data["coef"], intercept=data["intercept"],
-                domain_words=frozenset(data["domain_words"].tolist()),
+                idf=data["idf"], chunk_weights=data["chunk_weights"],
+                classes=tuple(data["classes"].tolist()), class_weights=data["class_weights"], intercept=data["intercept"],
+                domain_words=frozenset(_unpack(data["domain_words"])),
+                known_words=frozenset(_unpack(data["known_words"])),
             )
     except Exception:  # noqa: BLE001 - a missing, truncated or corrupt zip can raise almost anything: rebuild
         return None
@@ -114,6 +117,8 @@ def load_cached(key: str, folder: Path) -> Index | None:
 
 def save_cached(key: str, folder: Path, index: Index) -> Path | None:
     """Write the index atomically (temporary file, then rename); None when the folder is not writable."""
+    import tempfile  # only when writing: keeps start-up light
+
     terms = sorted(index.vocabulary, key=index.vocabulary.__getitem__)
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -123,9 +128,10 @@ def save_cached(key: str, folder: Path, index: Index) -> Path | None:
     try:
         with os.fdopen(handle, "wb") as stream:
             np.savez(
-                stream, format=INDEX_FORMAT, key=key, terms=np.array(terms), idf=index.idf,
-                chunk_vectors=index.chunk_vectors, classes=np.array(index.classes),
-                coef=index.coef, intercept=index.intercept, domain_words=np.array(sorted(index.domain_words)),
+                stream, format=INDEX_FORMAT, key=key, terms=_pack(terms), idf=index.idf,
+                chunk_weights=index.chunk_weights, classes=np.array(index.classes),
+                class_weights=index.class_weights, intercept=index.intercept,
+                domain_words=_pack(sorted(index.domain_words)), known_words=_pack(sorted(index.known_words)),
             )
         target = folder / f"index-{key}.npz"
         os.replace(temporary, target)
@@ -133,3 +139,13 @@ def save_cached(key: str, folder: Path, index: Index) -> Path | None:
     except OSError:
         Path(temporary).unlink(missing_ok=True)
         return None
+
+
+def _pack(strings: list[str]) -> np.ndarray:
+    """Strings as one compact UTF-8 byte array (a fixed-width unicode array is ~10x larger)."""
+    return np.frombuffer("\n".join(strings).encode(), dtype=np.uint8)
+
+
+def _unpack(packed: np.ndarray) -> list[str]:
+    text = packed.tobytes().decode()
+    return text.split("\n") if text else []
