@@ -22,6 +22,8 @@ SKIPPED = "skipped"
 SCREEN = "screen"
 LABEL_MATCH = 80.0
 UNRELATED = 0.1  # relative chance of an answer that points to other causes
+YES_WORDS = frozenset({"yes", "yeah", "yep", "yup", "y", "sure", "definitely"})
+NO_WORDS = frozenset({"no", "nope", "nah", "n", "never"})
 
 
 @dataclass(frozen=True)
@@ -146,10 +148,10 @@ class GuidedCheck:
     def step(self, text: str, state: State, red_flag: bool) -> Step:
         """Take the answer to the pending question and decide what comes next."""
         said = normalize(text)
+        if red_flag:  # before everything, even "stop"
+            return Step(_leave(state), red_flag=True)
         if self.spec.cancel.search(said):
             return Step(_leave(state), cancelled=True)
-        if red_flag:
-            return Step(_leave(state), red_flag=True)
         pending = state.check_step
         if pending == SCREEN:
             return self._screen(said, state)
@@ -175,11 +177,25 @@ class GuidedCheck:
             return Step(replace(state, check_retry=True), question=SCREEN, repeat=True)
         return Step(_leave(state), red_flag=True)  # unsure about the warning signs: safety first
 
+    def sanitize(self, state: State) -> State:
+        """Leave a check whose pending question no longer exists (check.yaml changed since)."""
+        if state.check_step is None or state.check_step == SCREEN or state.check_step in self.questions:
+            return state
+        return replace(state, check_step=None, check_answers=(), check_retry=False)
+
+    def is_choice(self, text: str, question: str) -> bool:
+        """Whether `text` picks one of the question's offered choices."""
+        return self._pick(normalize(text), question) is not None
+
     def _pick(self, said: str, question: str) -> str | None:
-        """A choice by number or by (fuzzy) label."""
+        """A choice by number, by a plain yes or no, or by (fuzzy) label."""
         labels = self.choices(question)
         if said.isdigit() and 1 <= int(said) <= len(labels):
             return labels[int(said) - 1]
+        word = said.strip(" .!").split(" ", 1)[0] if said else ""
+        for reply, words in (("yes", YES_WORDS), ("no", NO_WORDS)):
+            if word in words and question != SCREEN:
+                return next((l for l in labels if normalize(l).startswith(reply)), None)
         match = process.extractOne(said, [normalize(l) for l in labels], scorer=fuzz.ratio, score_cutoff=LABEL_MATCH)
         return labels[match[2]] if match else None
 

@@ -60,20 +60,28 @@ class Engine:
 
     def answer(self, text: str, state: State | None = None) -> Reply:
         """Route `text` in the conversation `state` and compose the grounded reply."""
-        state = state or State()
+        state = self.check.sanitize(state or State())
         text = text if isinstance(text, str) else str(text)
-        if state.check_step is not None and self.config.picture.trigger.search(normalize(text)):
-            return self._picture_reply(state, self.check.choices(state.check_step))  # the check goes on after it
         if state.check_step is not None:
-            flags = self.router.red_flags(text)
-            step = self.check.step(text, state, red_flag=bool(flags))
-            return self._check_reply(step, flags or ("red_flag.general",))
+            return self._check_turn(text, state)
         route = self.router.route(text, state)
-        if not route.flags and self.check.wants_to_start(text):
+        new_red_flag = bool(route.flags) and not route.reminder
+        if not new_red_flag and self.check.wants_to_start(text):
             return self._check_reply(self.check.start(state), ())
-        if not route.flags and self.config.picture.trigger.search(normalize(text)):
+        if not new_red_flag and self.config.picture.trigger.search(normalize(text)):
             return self._picture_reply(state)
         return self._reply(route, state)
+
+    def _check_turn(self, text: str, state: State) -> Reply:
+        """A message while the guided check asks: red flags first, then a picture request, then the answer."""
+        assert state.check_step is not None
+        flags: tuple[str, ...] = ()
+        if not self.check.is_choice(text, state.check_step):  # an offered choice is never a symptom
+            flags = self.router.route(text, State()).flags
+        if not flags and self.config.picture.trigger.search(normalize(text)):
+            return self._picture_reply(state, self.check.choices(state.check_step))  # the check goes on after it
+        step = self.check.step(text, state, red_flag=bool(flags))
+        return self._check_reply(step, flags or ("red_flag.general",))
 
     def _picture_reply(self, state: State, suggestions: tuple[str, ...] | None = None) -> Reply:
         """The labelled setup picture; adapters draw it from `Reply.picture`."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 INTENTS = ("cause", "fix", "red_flag", "about", "out_of_scope", "greeting", "check")
@@ -51,15 +51,29 @@ class State:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> State:
-        """Rebuild a state from `to_dict` output; unknown keys are ignored."""
-        if not data:
+    def from_dict(cls, data: object) -> State:
+        """Rebuild a state from `to_dict` output; unknown keys and ill-typed values fall back to defaults."""
+        if not isinstance(data, dict):
             return cls()
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
-        values["red_flags"] = tuple(values.get("red_flags") or ())
-        values["check_answers"] = tuple((str(q), str(a)) for q, a in values.get("check_answers") or ())
-        return cls(**values)
+        turns = data.get("turns")
+        pairs = data.get("check_answers")
+        flags = data.get("red_flags")
+        return cls(
+            topic=_text_or_none(data.get("topic")),
+            intent=_text_or_none(data.get("intent")),
+            red_flags=tuple(f for f in flags if isinstance(f, str)) if isinstance(flags, (list, tuple)) else (),
+            turns=turns if isinstance(turns, int) and not isinstance(turns, bool) and turns >= 0 else 0,
+            check_step=_text_or_none(data.get("check_step")),
+            check_answers=tuple(
+                (p[0], p[1]) for p in pairs
+                if isinstance(p, (list, tuple)) and len(p) == 2 and all(isinstance(x, str) for x in p)
+            ) if isinstance(pairs, (list, tuple)) else (),
+            check_retry=data.get("check_retry") is True,
+        )
+
+
+def _text_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from ._config import Config, RedFlag
 
 _SENTENCE = re.compile(r"[^.?!;\n]+")
 _NEGATION_WINDOW = 30  # characters before a sign that a negation may stand in
+MAX_WORDS_BETWEEN = 2  # "don't have any tingling": a negation this close governs the sign
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,12 @@ def _found(flag: RedFlag, sentences: list[tuple[int, str]], config: Config, nega
 
 
 def _negated(before: str, config: Config) -> bool:
-    """'no numbness', 'not shooting' - but not 'no idea why, but my leg is numb'."""
+    """'no numbness', 'don't have any tingling' - but not 'I don't know why my leg tingles',
+    'nothing helps and my leg goes numb' or 'no pain, just tingling': the negation must
+    govern the sign (at most two words between them, no 'but' or 'just')."""
     before = before.rsplit(",", 1)[-1]
     negations = list(config.negation.finditer(before))
-    return bool(negations) and not config.negation_breakers.search(before[negations[-1].end():])
+    if not negations:
+        return False
+    between = before[negations[-1].end():]
+    return len(between.split()) <= MAX_WORDS_BETWEEN and not config.negation_breakers.search(between)

@@ -86,7 +86,8 @@ class Router:
         confidence = min(1.0, scores[best] + (scores.get(partner, 0.0) if partner else 0.0))  # the subject's
         best = self._choose_mode(best, scores, head, cues, state if followup else None)
         intent = self.config.intent_of(best)
-        if state.red_flags and intent != "greeting" and (intent == "cause" or cues.cause or (followup and intent != "about")):
+        if state.red_flags and intent != "greeting" and (
+                intent == "cause" or cues.cause or (followup and intent == "out_of_scope")):
             return Route(state.red_flags[-1], confidence, flags=state.red_flags, reminder=True, similarities=similarities)
         on_topic = followup or not self.index.domain_words.isdisjoint(words(head + " " + " ".join(corrections)))
         if best == "out_of_scope" or confidence < self.config.routing["min_confidence"] or (
