@@ -48,6 +48,7 @@ class Config:
     question: re.Pattern[str]
     followup: tuple[re.Pattern[str], ...]
     followup_breakers: re.Pattern[str]
+    keep_going: re.Pattern[str]
     pain: re.Pattern[str]
     negation: re.Pattern[str]
     negation_breakers: re.Pattern[str]
@@ -63,8 +64,8 @@ class Config:
 
 _SCHEMA: dict[str, type] = {
     "version": int, "intents": dict, "replies": dict, "routing": dict, "pairs": dict, "cues": dict,
-    "off_topic": dict, "back_trouble": str, "question": str, "followup": list, "followup_breakers": str, "pain": str,
-    "negation": str, "negation_breakers": str, "red_flags": dict,
+    "off_topic": dict, "back_trouble": str, "question": str, "followup": list, "followup_breakers": str,
+    "keep_going": str, "pain": str, "negation": str, "negation_breakers": str, "red_flags": dict,
     "lexicon": dict, "examples": dict, "picture": dict,
 }
 _REPLY_KEYS = (
@@ -193,6 +194,7 @@ def _build(raw: Any, check: _Checker) -> Config:
         question=check.pattern(data["question"], "question"),
         followup=check.patterns(data["followup"], "followup"),
         followup_breakers=check.pattern(data["followup_breakers"], "followup_breakers"),
+        keep_going=check.pattern(data["keep_going"], "keep_going"),
         pain=check.pattern(data["pain"], "pain"),
         negation=check.pattern(data["negation"], "negation"),
         negation_breakers=check.pattern(data["negation_breakers"], "negation_breakers"),

@@ -51,7 +51,7 @@ class Engine:
 
     def _build_index(self, key: str, folder: Path, known: frozenset[str]) -> Index:
         documents = [self._chunk_document(c) for c in self.chunks]
-        domain = " ".join(documents + [normalize(self.chunks[0].document)] + [
+        domain = " ".join(documents + [normalize(title) for title in {c.document for c in self.chunks}] + [
             normalize(f"{canonical} {' '.join(variants)}") for canonical, variants in self.config.lexicon.items()
         ] + [normalize(flag.signs) for flag in self.config.red_flags])
         index = build_index(documents, self._samples(), domain, known)

@@ -37,9 +37,9 @@ class Lexicon:
                 fixed.append(match[0])
         return fixed
 
-    def expand(self, text: str) -> str:
+    def expand(self, text: str, corrections: list[str] | None = None) -> str:
         """`text` followed by its spelling corrections and the canonical terms it mentions."""
-        corrected = " ".join(self.corrections(text))
+        corrected = " ".join(self.corrections(text) if corrections is None else corrections)
         flat = " ".join(words(text)) + " " + corrected
         canon = dict.fromkeys(self._canonical[m] for m in self._pattern.findall(flat))
         return " ".join(part for part in (text, corrected, *canon) if part)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -99,3 +100,6 @@ class Reply:
             "confidence": round(self.confidence, 3),
             "suggestions": list(self.suggestions),
         }
+
+
+Answer = Callable[[str, State | None], Reply]  # what adapters call: the core's answer function

@@ -16,6 +16,7 @@ from ._text import ANALYSIS_LIMIT, normalize, words
 
 
 SETTLED = 0.5  # a greeting or off-topic message this likely is not read as a follow-up
+CORRECTION_LIMIT = 20_000  # characters checked for misspelled key words (the red-flag patterns see everything)
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ class Router:
         if found.flags:
             return Route(found.flags[0], 1.0, flags=found.flags)
         head = found.without_negated(text)[:ANALYSIS_LIMIT]
-        vector = self.index.vectorize(self.lexicon.expand(head))
+        vector = self.index.vectorize(self.lexicon.expand(head, corrections))
         if not len(vector[0]):
             return Route("out_of_scope.unsure", 0.0)
         scores, similarities = self._scores(vector)
@@ -86,8 +87,8 @@ class Router:
         confidence = min(1.0, scores[best] + (scores.get(partner, 0.0) if partner else 0.0))  # the subject's
         best = self._choose_mode(best, scores, head, cues, state if followup else None)
         intent = self.config.intent_of(best)
-        if state.red_flags and intent != "greeting" and (
-                intent == "cause" or cues.cause or (followup and intent == "out_of_scope")):
+        asks_to_go_on = followup and (intent == "out_of_scope" or bool(self.config.keep_going.search(head)))
+        if state.red_flags and intent != "greeting" and (intent == "cause" or cues.cause or asks_to_go_on):
             return Route(state.red_flags[-1], confidence, flags=state.red_flags, reminder=True, similarities=similarities)
         on_topic = followup or not self.index.domain_words.isdisjoint(words(head + " " + " ".join(corrections)))
         if best == "out_of_scope" or confidence < self.config.routing["min_confidence"] or (
@@ -101,7 +102,7 @@ class Router:
 
     def _scan(self, text: str) -> tuple[Scan, list[str]]:
         """Red-flag scan of the whole message plus the spelling corrections of its head."""
-        corrections = self.lexicon.corrections(text[:ANALYSIS_LIMIT])
+        corrections = self.lexicon.corrections(text[:CORRECTION_LIMIT])
         return scan(text + (". " + " ".join(corrections) if corrections else ""), self.config), corrections
 
     def _is_followup(self, text: str, scores: dict[str, float], state: State) -> bool:
@@ -115,7 +116,7 @@ class Router:
 
     def _best_topic(self, scores: dict[str, float], text: str, cues: Cues, previous: State | None) -> str:
         """The top-scoring topic after follow-up resolution; a red flag only when the classifier is sure."""
-        if previous is not None and previous.topic in scores:
+        if previous is not None and previous.topic in scores and previous.intent != "red_flag":  # red flags stick apart
             for topic in {previous.topic, self.partner.get(previous.topic)} - {None}:
                 scores[topic] = scores.get(topic, 0.0) + self.config.routing["followup_bonus"]
         best = max(scores, key=scores.__getitem__)

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from rapidfuzz import fuzz, process
 
 from ._engine import Engine
-from ._model import Reply, Source, State
-
-Answer = Callable[[str, State | None], Reply]
+from ._model import Answer, Reply, Source, State
 
 
 def bare_tfidf(engine: Engine) -> Answer:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,9 +11,7 @@ from typing import Any
 import yaml
 
 from ._errors import DataError
-from ._model import INTENTS, Reply, State
-
-Answer = Callable[[str, State | None], Reply]
+from ._model import INTENTS, Answer, State
 
 
 @dataclass(frozen=True)

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import IO
 
-from ._model import Reply, State
+from ._model import Answer, State
 
-MAX_LINE_BYTES = 1_000_000
-
-Answer = Callable[[str, State | None], Reply]
+MAX_LINE_CHARS = 1_000_000
 
 
 def serve_jsonl(source: IO[str], sink: IO[str], answer: Answer) -> int:
@@ -18,7 +15,10 @@ def serve_jsonl(source: IO[str], sink: IO[str], answer: Answer) -> int:
     sessions: dict[str, State] = {}
     failed = False
     for number, line in enumerate(source, start=1):
-        result = _handle(line, number, sessions, answer)
+        try:
+            result = _handle(line, number, sessions, answer)
+        except Exception as exc:  # noqa: BLE001 - one bad line must not end the stream
+            result = {"error": f"could not answer this line ({type(exc).__name__})", "line": number}
         failed = failed or "error" in result
         sink.write(json.dumps(result, ensure_ascii=False) + "\n")
         sink.flush()
@@ -26,8 +26,8 @@ def serve_jsonl(source: IO[str], sink: IO[str], answer: Answer) -> int:
 
 
 def _handle(line: str, number: int, sessions: dict[str, State], answer: Answer) -> dict:
-    if len(line) > MAX_LINE_BYTES:
-        return {"error": f"line longer than {MAX_LINE_BYTES} characters", "line": number}
+    if len(line) > MAX_LINE_CHARS:
+        return {"error": f"line longer than {MAX_LINE_CHARS} characters", "line": number}
     if not line.strip():
         return {"error": "blank line", "line": number}
     try:
@@ -37,9 +37,9 @@ def _handle(line: str, number: int, sessions: dict[str, State], answer: Answer) 
     if not isinstance(request, dict) or not isinstance(request.get("text"), str):
         return {"error": "expected an object with a string \"text\"", "line": number}
     session = request.get("session")
-    if session is not None and not isinstance(session, (str, int)):
-        return {"error": "\"session\" must be a string or a number", "line": number}
-    key = None if session is None else str(session)
+    if session is not None and (isinstance(session, bool) or not isinstance(session, (str, int)) or not _encodable(session)):
+        return {"error": "\"session\" must be a string or a whole number", "line": number}
+    key = None if session is None else json.dumps(session)  # 1 and "1" are different sessions
     reply = answer(request["text"], sessions.get(key) if key is not None else None)
     if key is not None:
         sessions[key] = reply.state
@@ -47,3 +47,12 @@ def _handle(line: str, number: int, sessions: dict[str, State], answer: Answer) 
     if key is not None:
         result["session"] = session
     return result
+
+
+def _encodable(value: object) -> bool:
+    """Whether a value can be written back as UTF-8 (lone surrogates cannot)."""
+    try:
+        str(value).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

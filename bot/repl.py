@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import IO
 
-from ._model import Reply, State
-
-Answer = Callable[[str, State | None], Reply]
+from ._model import Answer, State
 
 HELP = """Ask about back pain on the hip thrust (machine) in your own words, e.g.
   why does my lower back hurt on hip thrusts?

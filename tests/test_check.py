@@ -84,3 +84,41 @@ def test_never_more_than_five_questions_after_the_screen(converse):
     questions = [r for r in replies if r.intent == "check" and not r.text.startswith("Sorry") and r.topic != "check.screen"]
     assert len(questions) <= 5
     assert replies[-1].intent != "check"
+
+
+@pytest.mark.parametrize("answer", ["stop, my leg is going numb", "show me the setup, my foot tingles"])
+def test_a_red_flag_beats_stop_and_the_picture(converse, answer):
+    *_, last = run_check(converse, SCREEN_NO, answer)
+    assert last.intent == "red_flag"
+    assert last.state.red_flags and last.state.check_step is None
+
+
+def test_a_red_flag_only_the_classifier_sees_still_ends_the_check(converse, engine):
+    text = "my leg feels weird and it keeps giving up on me"
+    assert engine.answer(text).intent == "red_flag"
+    *_, last = run_check(converse, SCREEN_NO, text)
+    assert last.intent == "red_flag"
+
+
+@pytest.mark.parametrize("answer", ["no idea", "n/a"])
+def test_unsure_screen_answers_are_not_a_no(converse, answer):
+    _, again = run_check(converse, answer)
+    assert again.topic == "check.screen" and again.text.startswith("Sorry")
+
+
+def test_plain_yes_and_no_pick_the_yes_and_no_choices(engine):
+    from dataclasses import replace
+
+    from bot import State
+
+    at_condition = replace(State(), check_step="condition", check_answers=(("screen", "no"),))
+    assert dict(engine.answer("nope", at_condition).state.check_answers)["condition"] == "No"
+    at_glutes = replace(State(), check_step="glutes", check_answers=(("screen", "no"),))
+    assert dict(engine.answer("yes", at_glutes).state.check_answers)["glutes"] == "Yes, clearly"
+
+
+def test_a_check_question_that_no_longer_exists_is_left(engine):
+    from bot import State
+
+    reply = engine.answer("how should I set the bench?", State.from_dict({"check_step": "removed-question"}))
+    assert reply.intent == "fix" and reply.state.check_step is None

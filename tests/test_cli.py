@@ -155,3 +155,13 @@ def test_jsonl_drives_a_guided_check():
     assert replies[0]["topic"] == "check.screen" and replies[1]["topic"].startswith("check.")
     assert replies[2]["topic"] != replies[1]["topic"]
     assert "check stopped" in replies[3]["text"]
+
+
+def test_jsonl_bad_sessions_are_line_errors_and_numbers_differ_from_strings():
+    lines = ['{"text": "hi", "session": "\\ud800"}', '{"text": "hi", "session": true}',
+             '{"text": "could the bench height be why my back hurts?", "session": 1}',
+             '{"text": "how do I fix that?", "session": "1"}', '{"text": "how do I fix that?", "session": 1}']
+    result = hipbot("ask", "--jsonl", stdin="\n".join(lines) + "\n")
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [("error" in o) for o in out] == [True, True, False, False, False]
+    assert out[3]["topic"] == "fix.general" and out[4]["topic"] == "fix.bench_height"

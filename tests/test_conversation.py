@@ -59,3 +59,22 @@ def test_suggestions_are_answerable_follow_ups(engine):
     assert replies["How do I fix it?"].topic == "fix.weight"
     assert replies["When should I see a professional?"].intent == "red_flag"
     assert replies["What else can cause it?"].topic == "cause.general"
+
+
+def test_after_a_red_flag_commands_and_fix_questions_still_work(converse):
+    flag, setup, check = converse("my foot goes numb on thrusts", "where should the pad sit?", "/check")
+    assert flag.intent == "red_flag"
+    assert setup.intent == "fix" and "hip crease" in setup.text and "Earlier you mentioned" in setup.text
+    assert check.intent == "check"
+
+
+def test_red_flag_suggestions_do_not_loop_back_to_the_same_reply(engine):
+    flag = engine.answer("pain shoots down my leg")
+    for suggestion in flag.suggestions:
+        assert engine.answer(suggestion, flag.state).text != flag.text
+
+
+def test_state_from_ill_typed_data_falls_back_to_defaults():
+    state = State.from_dict({"red_flags": "red_flag.numbness", "turns": "3", "check_answers": [[1, 2]], "x": 1})
+    assert state == State()
+    assert State.from_dict(["not", "a", "dict"]) == State()

@@ -17,6 +17,10 @@ STATES = st.builds(
     red_flags=st.lists(st.sampled_from(["red_flag.numbness", "red_flag.weakness", "red_flag.persistent"]),
                        max_size=3, unique=True).map(tuple),
     turns=st.integers(min_value=0, max_value=10_000),
+    check_step=st.sampled_from([None, "screen", "where", "glutes", "condition", "gone-question"]),
+    check_answers=st.lists(st.tuples(st.sampled_from(["screen", "where", "feet"]), st.text(max_size=20)),
+                           max_size=3).map(tuple),
+    check_retry=st.booleans(),
 )
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -29,6 +33,7 @@ def test_any_text_gives_a_valid_reply(engine, text, state):
     assert reply.text.strip()
     assert 0.0 <= reply.confidence <= 1.0
     assert reply.state.turns == state.turns + 1
+    assert reply.state.check_step in (None, "screen", "where", "when", "bench", "feet", "load", "glutes", "condition")
     json.dumps(reply.to_json())
 
 

@@ -107,3 +107,34 @@ def test_red_flag_patterns_alone_catch_the_red_flag_examples(engine):
     calm = [hit for topic, hits in flagged.items() if not topic.startswith("red_flag") for hit in hits]
     assert sum(red) / len(red) >= 0.98
     assert sum(calm) / len(calm) <= 0.01
+
+
+@pytest.mark.parametrize("text", [
+    "I don't know why my leg tingles after hip thrusts",
+    "nothing helps and my leg goes numb",
+    "I never used to get tingling but now I do after hip thrusts",
+    "i have no pain just tingling in my feet after hip thrusts",
+    "without fail my foot goes numb during hip thrusts",
+    "the pain travels to my hamstring when I thrust",
+    "i can barely lift my foot after hip thrusts",
+    "my lower back pain lasts days after hip thrusts",
+    "my foot is tinling on every rep",
+    "it feels like sciatca",
+    "electric zap down my calf at lockout",
+])
+def test_red_flags_that_a_loose_negation_or_a_typo_used_to_hide(engine, text):
+    assert engine.answer(text).intent == "red_flag"
+
+
+@pytest.mark.parametrize("text", [
+    "the pad on the machine gave way mid set, could that be why my back hurts?",
+    "I sleep fine, my back only hurts on the last reps",
+    "my sister and I both get back twinges on the hip thrust machine, usual suspects?",
+])
+def test_everyday_words_are_not_red_flags(engine, text):
+    assert engine.answer(text).intent != "red_flag"
+
+
+def test_a_long_story_with_a_misspelled_sign_is_still_a_red_flag(engine):
+    story = "I have been training for years and love the glute drive machine at my gym. " * 40
+    assert engine.answer(story + "Lately my leg feels like sciatca after thrusts.").intent == "red_flag"

@@ -20,7 +20,8 @@ from telegram.error import InvalidToken, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseUpdateProcessor
 
 from .._engine import answer as core_answer
-from ._handlers import Answer, Handlers
+from .._model import Answer
+from ._handlers import Handlers
 from ._setup import configure_logging, default_persistence_path, file_url_for, private_persistence
 
 TOKEN_PATTERN = re.compile(r"^\d+:[A-Za-z0-9_-]{30,}$")

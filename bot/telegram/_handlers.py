@@ -7,7 +7,6 @@ import functools
 import logging
 import re
 import traceback
-from collections.abc import Callable
 from typing import Any, cast
 
 from telegram import Bot, BotCommand, CallbackQuery, Message, Update
@@ -15,11 +14,10 @@ from telegram.constants import ChatAction, ChatType
 from telegram.error import NetworkError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
-from .._model import Reply, State
+from .._model import Answer, State
 from ._sending import keyboard, quietly, retrying, send_text
 from ._setup import about_text, addressed, strip_mention
 
-Answer = Callable[[str, State | None], Reply]
 Context = ContextTypes.DEFAULT_TYPE
 
 logger = logging.getLogger("bot.telegram")
@@ -169,7 +167,7 @@ class Handlers:
         chat_id = _chat_id(update)
         await quietly(context.bot.send_chat_action(chat_id, ChatAction.TYPING))
         data = _chat_data(context)
-        reply = self.answer(text, State.from_dict(data.get("state")))
+        reply = await asyncio.to_thread(self.answer, text, State.from_dict(data.get("state")))  # keep the loop free
         generation = data.get("generation", 0) + 1
         data.update(state=reply.state.to_dict(), generation=generation, suggestions=list(reply.suggestions))
         body = f"› {text}\n\n{reply.text}" if echo else reply.text
