@@ -93,6 +93,8 @@ def load_check(path: Path) -> CheckSpec:
             raise DataError(name, place, f"bad pattern: {exc}") from None
 
     data = need(raw, dict, "top level")
+    if data.get("version") != 1:
+        raise DataError(name, "version", "expected version: 1")
     messages = need(data.get("messages"), dict, "messages")
     for key in _MESSAGES:
         need(messages.get(key), str, f"messages.{key}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -50,7 +51,7 @@ class Engine:
         self.composer = Composer(self.config, self.chunks)
 
     def _build_index(self, key: str, folder: Path, known: frozenset[str]) -> Index:
-        documents = [self._chunk_document(c) for c in self.chunks]
+        documents = [self._chunk_text(c) for c in self.chunks]
         domain = " ".join(documents + [normalize(title) for title in {c.document for c in self.chunks}] + [
             normalize(f"{canonical} {' '.join(variants)}") for canonical, variants in self.config.lexicon.items()
         ] + [normalize(flag.signs) for flag in self.config.red_flags])
@@ -158,7 +159,7 @@ class Engine:
         return tuple(Source(c.id, c.heading, round(-score, 3)) for _, score, c in ranked[:MAX_SOURCES])
 
     @staticmethod
-    def _chunk_document(chunk: Chunk) -> str:
+    def _chunk_text(chunk: Chunk) -> str:
         return normalize(f"{chunk.heading}. {chunk.text}")
 
     def _samples(self) -> list[tuple[str, str]]:
@@ -195,12 +196,21 @@ def _check_topics(config: Config, chunks: tuple[Chunk, ...], name: str) -> None:
             raise DataError(name, f"picture.labels.{label}", f"quote not found in section {section!r}")
 
 
+_ENGINE_LOCK = threading.Lock()
+
+
 @functools.cache
 def default_engine() -> Engine:
     """The engine over this project's corpus/, intents.yaml and check.yaml ($HIPBOT_CORPUS, $HIPBOT_INTENTS, $HIPBOT_CHECK)."""
     corpus = Path(os.environ.get("HIPBOT_CORPUS") or PROJECT_ROOT / "corpus")
     intents = Path(os.environ.get("HIPBOT_INTENTS") or PROJECT_ROOT / "intents.yaml")
     check = Path(os.environ.get("HIPBOT_CHECK") or PROJECT_ROOT / "check.yaml")
+    with _ENGINE_LOCK:  # threads asking first share one build
+        return _engine_for(corpus, intents, check)
+
+
+@functools.cache
+def _engine_for(corpus: Path, intents: Path, check: Path) -> Engine:
     return Engine(corpus, intents, check=check)
 
 

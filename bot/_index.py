@@ -22,7 +22,7 @@ _CODE_FILES = ("_text.py", "_index.py", "_lexicon.py", "_engine.py")
 
 @dataclass(frozen=True)
 class Index:
-    """Feature space, chunk vectors and classifier weights; immutable once built."""
+    """Feature space, chunk vectors and classifier weights; read-only once built."""
 
     vocabulary: dict[str, int]
     idf: np.ndarray
@@ -32,6 +32,10 @@ class Index:
     intercept: np.ndarray
     domain_words: frozenset[str]  # content words of the corpus and lexicon (no stop words)
     known_words: frozenset[str]  # every word of the corpus and examples: never "corrected" as a typo
+
+    def __post_init__(self) -> None:
+        for array in (self.idf, self.chunk_weights, self.class_weights, self.intercept):
+            array.setflags(write=False)
 
     def vectorize(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """Sparse TF-IDF vector of `text` as (feature indices, weights)."""
