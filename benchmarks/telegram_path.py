@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot import Engine
-from bot.telegram import ALLOWED_UPDATES, build_application
+from bot.telegram import build_application, polling
 
 from .common import TOKEN, Check, Table, fake_bot_api, verdict
 
@@ -31,19 +31,9 @@ def replies_per_second(texts: Sequence[str], messages: int, chats: int) -> float
 async def _replies_per_second(texts: Sequence[str], messages: int, chats: int) -> float:
     async with fake_bot_api().FakeBotAPI(TOKEN) as api:
         application = build_application(TOKEN, base_url=api.base_url, persistence=None, rate_limit=False)
-        await application.initialize()
-        assert application.post_init is not None
-        await application.post_init(application)
-        await application.updater.start_polling(poll_interval=0, timeout=1, allowed_updates=ALLOWED_UPDATES,
-                                                drop_pending_updates=False)
-        await application.start()
-        try:
+        async with polling(application):
             await _round(api, [(WARMUP_CHAT + n, texts[n % len(texts)]) for n in range(min(chats, 50))])
             seconds = await _round(api, [(1 + n % chats, texts[n % len(texts)]) for n in range(messages)])
-        finally:
-            await application.updater.stop()
-            await application.stop()
-            await application.shutdown()
     return messages / seconds
 
 

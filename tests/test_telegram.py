@@ -22,7 +22,7 @@ from telegram.ext import Application
 import bot
 from bot import Reply, State, default_engine
 from bot.cli import main as cli_main
-from bot.telegram import ALLOWED_UPDATES, APOLOGY, EXPIRED, NOT_TEXT, RESET, build_application
+from bot.telegram import ALLOWED_UPDATES, APOLOGY, EXPIRED, NOT_TEXT, RESET, build_application, polling
 from fake_bot_api import FakeBotAPI
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -50,18 +50,8 @@ def launch(api: FakeBotAPI, tmp_path: Path) -> Launch:
                       persistence: Path | None = tmp_path / "state" / "telegram.pickle") -> AsyncIterator[App]:
         application = build_application(TOKEN, answer=answer, base_url=api.base_url, persistence=persistence,
                                         rate_limit=rate_limit, timeout=BOT_TIMEOUT)
-        await application.initialize()
-        assert application.post_init is not None
-        await application.post_init(application)
-        await application.updater.start_polling(poll_interval=0, timeout=1, allowed_updates=ALLOWED_UPDATES,
-                                                drop_pending_updates=False)
-        await application.start()
-        try:
+        async with polling(application):
             yield application
-        finally:
-            await application.updater.stop()
-            await application.stop()
-            await application.shutdown()
 
     return running
 

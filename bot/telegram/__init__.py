@@ -4,7 +4,7 @@ Each chat's conversation state lives in `context.chat_data` (pickled to a 0600 f
 Message text is health data: it is never logged, and neither is the bot token.
 """
 
-from ._app import ALLOWED_UPDATES, ChatOrderedProcessor, build_application, config_problem, run_telegram
+from ._app import ALLOWED_UPDATES, ChatOrderedProcessor, build_application, config_problem, polling, run_telegram
 from ._handlers import APOLOGY, COMMANDS, EXPIRED, HELP, NOT_TEXT, RESET, START, UNKNOWN_COMMAND, Handlers
 from ._sending import keyboard, quietly, render, retrying, send_text, split_text
 from ._setup import (
@@ -37,6 +37,7 @@ __all__ = [
     "default_persistence_path",
     "file_url_for",
     "keyboard",
+    "polling",
     "private_persistence",
     "quietly",
     "render",
