@@ -22,6 +22,7 @@ Context = ContextTypes.DEFAULT_TYPE
 
 logger = logging.getLogger("bot.telegram")
 
+INLINE_ANSWER_CHARS = 1000
 SUGGESTION_DATA = re.compile(r"s:(\d+):(\d+)")
 
 START = """Hi! I'm hipbot. I answer questions about back pain on the hip thrust machine, from one expert article:
@@ -167,7 +168,11 @@ class Handlers:
         chat_id = _chat_id(update)
         await quietly(context.bot.send_chat_action(chat_id, ChatAction.TYPING))
         data = _chat_data(context)
-        reply = await asyncio.to_thread(self.answer, text, State.from_dict(data.get("state")))  # keep the loop free
+        state = State.from_dict(data.get("state"))
+        if len(text) <= INLINE_ANSWER_CHARS:  # about a millisecond: a thread hop would cost more
+            reply = self.answer(text, state)
+        else:  # a long message takes longer: keep the event loop free for other chats
+            reply = await asyncio.to_thread(self.answer, text, state)
         generation = data.get("generation", 0) + 1
         data.update(state=reply.state.to_dict(), generation=generation, suggestions=list(reply.suggestions))
         body = f"› {text}\n\n{reply.text}" if echo else reply.text
