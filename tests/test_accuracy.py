@@ -11,7 +11,7 @@ from bot.evaluate import evaluate, load_cases
 DATA = Path(__file__).parent / "data"
 
 
-@pytest.mark.parametrize("name", ["paraphrases.yaml", "paraphrases_2.yaml", "paraphrases_3.yaml"])
+@pytest.mark.parametrize("name", ["paraphrases.yaml", "paraphrases_2.yaml", "paraphrases_3.yaml", "paraphrases_4.yaml"])
 def test_labelled_paraphrases(engine, name):
     scores = evaluate(load_cases(DATA / name), engine.answer)
     assert scores.red_flag_recall == 1.0, [o.case.text for o in scores.outcomes if o.case.intent == "red_flag" and o.intent != "red_flag"]
