@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._check import GuidedCheck, Step, load_check
-from ._compose import Composer
+from ._check import SCREEN, GuidedCheck, Step, load_check
+from ._compose import GENERAL_RED_FLAG, Composer
 from ._config import Config, load_config
 from ._corpus import load_corpus
 from ._errors import DataError
@@ -82,7 +82,7 @@ class Engine:
         if not flags and self.config.picture.trigger.search(normalize(text)):
             return self._picture_reply(state, self.check.choices(state.check_step))  # the check goes on after it
         step = self.check.step(text, state, red_flag=bool(flags))
-        return self._check_reply(step, flags or ("red_flag.general",))
+        return self._check_reply(step, flags or (GENERAL_RED_FLAG,))
 
     def _picture_reply(self, state: State, suggestions: tuple[str, ...] | None = None) -> Reply:
         """The labelled setup picture; adapters draw it from `Reply.picture`."""
@@ -99,8 +99,7 @@ class Engine:
         sources: tuple[Source, ...] = ()
         suggestions = self.composer.suggestions(intent)
         if route.flags:
-            text = self.composer.red_flag(route.flags, route.reminder)
-            sources = self._sources(route.flags + ("red_flag.general",), route.similarities)
+            text, sources = self._red_flag(route.flags, route.reminder, route.similarities)
             intent = "red_flag"
         elif topic in self.composer.by_topic:
             lead = self.composer.reminder(state.red_flags) if route.reminder else self.config.intents[intent].get("lead")
@@ -130,15 +129,14 @@ class Engine:
         if step.question is not None:
             choices = self.check.choices(step.question)
             opening = messages["again"] if step.repeat else messages["skipped"] if step.skipped else \
-                messages["intro"] if step.question == "screen" else ""
+                messages["intro"] if step.question == SCREEN else ""
             numbered = "\n".join(f"{n}. {label}" for n, label in enumerate(choices, start=1))
             text = "\n\n".join(filter(None, (opening, self.check.prompt(step.question), numbered)))
             return Reply("check", f"check.{step.question}", text, (), 1.0, choices, state)
         if step.red_flag:
             state = replace(state, topic=flags[0], intent="red_flag", red_flags=tuple(dict.fromkeys(state.red_flags + flags)))
-            return Reply("red_flag", flags[0], self.composer.red_flag(flags, False),
-                         self._sources(flags + ("red_flag.general",), None), 1.0,
-                         self.composer.suggestions("red_flag"), state)
+            text, sources = self._red_flag(flags, False, None)
+            return Reply("red_flag", flags[0], text, sources, 1.0, self.composer.suggestions("red_flag"), state)
         if step.cancelled:
             return Reply("greeting", "greeting.check_cancelled", messages["cancelled"], (), 1.0,
                          self.composer.suggestions("greeting"), state)
@@ -148,6 +146,10 @@ class Engine:
         sources = tuple(Source(cause, self.composer.headline(cause), round(score / total, 3)) for cause, score, _ in step.ranked)
         return Reply("cause", top, text, sources, step.ranked[0][1] / total, self.composer.suggestions("cause"),
                      replace(state, topic=top, intent="cause"))
+
+    def _red_flag(self, flags: tuple[str, ...], reminder: bool, scores: np.ndarray | None) -> tuple[str, tuple[Source, ...]]:
+        """The professional-help text and its sources (the signs seen, then when to seek help)."""
+        return self.composer.red_flag(flags, reminder), self._sources(flags + (GENERAL_RED_FLAG,), scores)
 
     def _sources(self, topics: tuple[str, ...], scores: np.ndarray | None) -> tuple[Source, ...]:
         """Chunks serving `topics`, best-scored first, with their retrieval similarity."""
