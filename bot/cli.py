@@ -74,9 +74,10 @@ def _ask(args: argparse.Namespace) -> int:
 
 
 def _chat(args: argparse.Namespace) -> int:
-    from ._engine import answer
+    from ._engine import answer, default_engine
     from .repl import run_repl
 
+    default_engine()  # load (or, the first time, build) the index before the first prompt
     return run_repl(answer)
 
 
