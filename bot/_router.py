@@ -90,7 +90,8 @@ class Router:
         asks_to_go_on = followup and (intent == "out_of_scope" or bool(self.config.keep_going.search(head)))
         if state.red_flags and intent != "greeting" and (intent == "cause" or cues.cause or asks_to_go_on):
             return Route(state.red_flags[-1], confidence, flags=state.red_flags, reminder=True, similarities=similarities)
-        on_topic = followup or not self.index.domain_words.isdisjoint(words(head + " " + " ".join(corrections)))
+        in_conversation = followup or bool(state.topic and self.config.followup_breakers.search(head))  # "what else?"
+        on_topic = in_conversation or not self.index.domain_words.isdisjoint(words(head + " " + " ".join(corrections)))
         if best == "out_of_scope" or confidence < self.config.routing["min_confidence"] or (
                 intent != "greeting" and not on_topic):
             if best == "out_of_scope":

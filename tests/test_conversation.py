@@ -78,3 +78,10 @@ def test_state_from_ill_typed_data_falls_back_to_defaults():
     state = State.from_dict({"red_flags": "red_flag.numbness", "turns": "3", "check_answers": [[1, 2]], "x": 1})
     assert state == State()
     assert State.from_dict(["not", "a", "dict"]) == State()
+
+
+def test_what_else_and_any_drills_follow_ups(converse):
+    _, other = converse("could my bench be too high?", "what else could it be?")
+    assert other.topic == "cause.general"
+    _, drills = converse("my glutes dont work on thrusts, only my back", "any drills for that?")
+    assert drills.topic == "fix.glute_activation" and "clam shells" in drills.text
