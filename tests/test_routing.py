@@ -131,3 +131,12 @@ def test_everyday_words_are_not_red_flags(engine, text):
 def test_a_long_story_with_a_misspelled_sign_is_still_a_red_flag(engine):
     story = "I have been training for years and love the glute drive machine at my gym. " * 40
     assert engine.answer(story + "Lately my leg feels like sciatca after thrusts.").intent == "red_flag"
+
+
+@pytest.mark.parametrize("text", ["back hurts", "my back hurts", "back pain"])
+def test_bare_back_pain_is_a_cause_question_not_a_red_flag(engine, text):
+    assert engine.answer(text).topic == "cause.general"
+
+
+def test_quads_are_part_of_the_article_not_another_body_part(engine):
+    assert engine.answer("I feel it in my quads on hip thrusts, why?").intent == "cause"
