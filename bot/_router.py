@@ -16,6 +16,8 @@ from ._text import ANALYSIS_LIMIT, normalize, words
 
 
 SETTLED = 0.5  # a greeting or off-topic message this likely is not read as a follow-up
+MIN_WORDS_FOR_LANGUAGE = 3
+KNOWN_SHARE = 0.45  # English messages, slang and typos included, stay above this share of known words
 CORRECTION_LIMIT = 20_000  # characters checked for misspelled key words (the red-flag patterns see everything)
 
 
@@ -71,6 +73,8 @@ class Router:
         found, corrections = self._scan(text)
         if found.flags:
             return Route(found.flags[0], 1.0, flags=found.flags)
+        if _mostly_unknown_words(text[:ANALYSIS_LIMIT], self.index.known_words):
+            return Route("out_of_scope.other_language", 1.0)  # Spanish, French...: Latin script, not English
         head = found.without_negated(text)[:ANALYSIS_LIMIT]
         vector = self.index.vectorize(self.lexicon.expand(head, corrections))
         if not len(vector[0]):
@@ -191,6 +195,12 @@ def _unreadable(text: str) -> str | None:
     if _foreign_script(text):
         return "out_of_scope.other_language"
     return None
+
+
+def _mostly_unknown_words(text: str, known: frozenset[str]) -> bool:
+    """Three or more words, most of them unknown to the corpus and examples: another language."""
+    tokens = [w for w in words(text) if not w.isdigit()]
+    return len(tokens) >= MIN_WORDS_FOR_LANGUAGE and sum(w in known for w in tokens) < KNOWN_SHARE * len(tokens)
 
 
 def _has_words(text: str) -> bool:
