@@ -132,8 +132,9 @@ class GuidedCheck:
         self.spec = spec
         self.questions = {q.id: q for q in spec.questions}
 
-    def wants_to_start(self, text: str) -> bool:
-        return bool(self.spec.start.search(normalize(text)))
+    def wants_to_start(self, said: str) -> bool:
+        """Whether a normalised message asks for the check."""
+        return bool(self.spec.start.search(said))
 
     def start(self, state: State) -> Step:
         return Step(replace(state, check_step=SCREEN, check_answers=(), check_retry=False), question=SCREEN)
@@ -147,9 +148,8 @@ class GuidedCheck:
     def prompt(self, question: str) -> str:
         return self.spec.messages["screen"] if question == SCREEN else self.questions[question].text
 
-    def step(self, text: str, state: State, red_flag: bool) -> Step:
-        """Take the answer to the pending question and decide what comes next."""
-        said = normalize(text)
+    def step(self, said: str, state: State, red_flag: bool) -> Step:
+        """Take the (normalised) answer to the pending question and decide what comes next."""
         if red_flag:  # before everything, even "stop"
             return Step(_leave(state), red_flag=True)
         if self.spec.cancel.search(said):
@@ -185,9 +185,9 @@ class GuidedCheck:
             return state
         return replace(state, check_step=None, check_answers=(), check_retry=False)
 
-    def is_choice(self, text: str, question: str) -> bool:
-        """Whether `text` picks one of the question's offered choices."""
-        return self._pick(normalize(text), question) is not None
+    def is_choice(self, said: str, question: str) -> bool:
+        """Whether a normalised message picks one of the question's offered choices."""
+        return self._pick(said, question) is not None
 
     def _pick(self, said: str, question: str) -> str | None:
         """A choice by number, by a plain yes or no, or by (fuzzy) label."""

@@ -62,26 +62,26 @@ class Engine:
     def answer(self, text: str, state: State | None = None) -> Reply:
         """Route `text` in the conversation `state` and compose the grounded reply."""
         state = self.check.sanitize(state or State())
-        text = text if isinstance(text, str) else str(text)
+        said = normalize(text if isinstance(text, str) else str(text))  # once: everything below reads this
         if state.check_step is not None:
-            return self._check_turn(text, state)
-        route = self.router.route(text, state)
+            return self._check_turn(said, state)
+        route = self.router.route(said, state)
         new_red_flag = bool(route.flags) and not route.reminder
-        if not new_red_flag and self.check.wants_to_start(text):
+        if not new_red_flag and self.check.wants_to_start(said):
             return self._check_reply(self.check.start(state), ())
-        if not new_red_flag and self.config.picture.trigger.search(normalize(text)):
+        if not new_red_flag and self.config.picture.trigger.search(said):
             return self._picture_reply(state)
         return self._reply(route, state)
 
-    def _check_turn(self, text: str, state: State) -> Reply:
+    def _check_turn(self, said: str, state: State) -> Reply:
         """A message while the guided check asks: red flags first, then a picture request, then the answer."""
         assert state.check_step is not None
         flags: tuple[str, ...] = ()
-        if not self.check.is_choice(text, state.check_step):  # an offered choice is never a symptom
-            flags = self.router.route(text, State()).flags
-        if not flags and self.config.picture.trigger.search(normalize(text)):
+        if not self.check.is_choice(said, state.check_step):  # an offered choice is never a symptom
+            flags = self.router.route(said, State()).flags
+        if not flags and self.config.picture.trigger.search(said):
             return self._picture_reply(state, self.check.choices(state.check_step))  # the check goes on after it
-        step = self.check.step(text, state, red_flag=bool(flags))
+        step = self.check.step(said, state, red_flag=bool(flags))
         return self._check_reply(step, flags or (GENERAL_RED_FLAG,))
 
     def _picture_reply(self, state: State, suggestions: tuple[str, ...] | None = None) -> Reply:

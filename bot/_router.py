@@ -12,7 +12,7 @@ from ._index import Index
 from ._lexicon import Lexicon
 from ._model import State
 from ._redflags import Scan, scan
-from ._text import ANALYSIS_LIMIT, normalize, words
+from ._text import ANALYSIS_LIMIT, words
 
 
 SETTLED = 0.5  # a greeting or off-topic message this likely is not read as a follow-up
@@ -60,13 +60,8 @@ class Router:
         for cause, fix in config.pairs.items():
             self.partner.setdefault(fix, cause)
 
-    def red_flags(self, text: str) -> tuple[str, ...]:
-        """Red-flag topics in a message (spelling-corrected), without routing it."""
-        return self._scan(normalize(text))[0].flags
-
     def route(self, text: str, state: State) -> Route:
-        """Decide the topic of `text`; red flags anywhere in it win."""
-        text = normalize(text)
+        """Decide the topic of normalised `text`; red flags anywhere in it win."""
         unreadable = _unreadable(text)
         if unreadable:
             return Route(unreadable, 1.0)
