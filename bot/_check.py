@@ -148,10 +148,9 @@ class GuidedCheck:
     def prompt(self, question: str) -> str:
         return self.spec.messages["screen"] if question == SCREEN else self.questions[question].text
 
-    def step(self, said: str, state: State, red_flag: bool) -> Step:
-        """Take the (normalised) answer to the pending question and decide what comes next."""
-        if red_flag:  # before everything, even "stop"
-            return Step(_leave(state), red_flag=True)
+    def step(self, said: str, state: State) -> Step:
+        """Take the (normalised) answer to the pending question and decide what comes next
+        (the engine has already screened it for red flags)."""
         if self.spec.cancel.search(said):
             return Step(_leave(state), cancelled=True)
         pending = state.check_step

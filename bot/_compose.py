@@ -9,7 +9,6 @@ from ._model import Chunk
 
 _FIRST_SENTENCE = re.compile(r"^(.+?[.!?])(\s|$)", re.S)
 GIST_LIMIT = 140
-GENERAL_RED_FLAG = "red_flag.general"
 
 
 class Composer:
@@ -35,31 +34,13 @@ class Composer:
         children = [c for c in self.chunks if _is_under(c, main)]
         if children:
             parts.append("\n".join(f"• {c.heading}{_gist(c.text)}" for c in children))
-        parts.append(_source_line(main))
-        return "\n\n".join(parts)
-
-    def red_flag(self, flags: tuple[str, ...], reminder: bool) -> str:
-        """Professional-help guidance first, then the article's matching warning signs."""
-        signs = " and ".join(self._signs(flags))
-        template = self.config.intents["red_flag"]["reminder" if reminder else "lead"]
-        parts = [template.format(signs=signs)]
-        signs_seen = [self._section(f) for f in dict.fromkeys(flags) if f != GENERAL_RED_FLAG and f in self.by_topic]
-        if not signs_seen:  # a general question: the article's whole list of warning signs
-            return "\n\n".join(parts + [self.article(GENERAL_RED_FLAG)])
-        general = self._section(GENERAL_RED_FLAG)
-        parts.append("\n".join(f"• {c.heading}: {c.text}" for c in signs_seen))
-        parts.append(general.text)
-        parts.append(_source_line(general))
+        parts.append(source_line(main))
         return "\n\n".join(parts)
 
     def _section(self, topic: str) -> Chunk:
         """The topic's own section (not an FAQ entry serving it)."""
         serving = self.by_topic[topic]
         return next((c for c in serving if c.id == topic), serving[0])
-
-    def reminder(self, flags: tuple[str, ...]) -> str:
-        """The red-flag reminder that leads answers later in a conversation with a red flag."""
-        return self.config.intents["red_flag"]["reminder"].format(signs=" and ".join(self._signs(flags)))
 
     def ask_about(self, topic: str) -> str:
         """A follow-up question that leads to `topic` (for 'closest topics' suggestions)."""
@@ -80,21 +61,23 @@ class Composer:
             parts.append("\n".join(lines))
         return "\n\n".join(parts)
 
-    def _signs(self, flags: tuple[str, ...]) -> list[str]:
-        described = {flag.topic: flag.signs for flag in self.config.red_flags}
-        return [described.get(f, f) for f in dict.fromkeys(flags)]
-
     def suggestions(self, intent: str) -> tuple[str, ...]:
         """Follow-up questions offered after a reply of this intent."""
         return tuple(self.config.intents.get(intent, {}).get("suggestions", ()))
 
 
-def _source_line(chunk: Chunk) -> str:
+def source_line(chunk: Chunk) -> str:
     return f"📖 From \"{' › '.join(chunk.path)}\" ({chunk.document})."
 
 
 def _is_under(chunk: Chunk, parent: Chunk) -> bool:
     return chunk.source == parent.source and chunk.path[: len(parent.path)] == parent.path and len(chunk.path) > len(parent.path)
+
+
+def after_first_sentence(text: str) -> str:
+    """`text` without its first sentence (or all of it, if it is one sentence)."""
+    match = _FIRST_SENTENCE.match(text.strip())
+    return text.strip()[match.end():].strip() if match and match.end() < len(text.strip()) else text.strip()
 
 
 def _gist(text: str) -> str:

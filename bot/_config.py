@@ -18,9 +18,22 @@ class RedFlag:
     """One red-flag topic: its plain-language signs and the patterns that detect it."""
 
     topic: str
+    tier: str
     signs: str
     patterns: tuple[re.Pattern[str], ...]
     with_pain: tuple[re.Pattern[str], ...]
+    with_flags: tuple[re.Pattern[str], ...] = ()  # count only when one of `needs` is found too
+    needs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SafetyRules:
+    """Wording that keeps a red flag in force, and the body parts that carry a sign across turns."""
+
+    carry_on: re.Pattern[str]
+    self_treat: re.Pattern[str]
+    limb: re.Pattern[str]
+    body_part: re.Pattern[str]
 
 
 @dataclass(frozen=True)
@@ -48,11 +61,12 @@ class Config:
     question: re.Pattern[str]
     followup: tuple[re.Pattern[str], ...]
     followup_breakers: re.Pattern[str]
-    keep_going: re.Pattern[str]
     pain: re.Pattern[str]
     negation: re.Pattern[str]
     negation_breakers: re.Pattern[str]
     red_flags: tuple[RedFlag, ...]
+    tiers: dict[str, dict[str, Any]]
+    safety: SafetyRules
     lexicon: dict[str, tuple[str, ...]]
     examples: dict[str, tuple[str, ...]]
     picture: Picture
@@ -65,7 +79,8 @@ class Config:
 _SCHEMA: dict[str, type] = {
     "version": int, "intents": dict, "replies": dict, "routing": dict, "pairs": dict, "cues": dict,
     "off_topic": dict, "back_trouble": str, "question": str, "followup": list, "followup_breakers": str,
-    "keep_going": str, "pain": str, "negation": str, "negation_breakers": str, "red_flags": dict,
+    "pain": str, "negation": str, "negation_breakers": str, "red_flags": dict,
+    "tiers": dict, "safety": dict,
     "lexicon": dict, "examples": dict, "picture": dict,
 }
 _REPLY_KEYS = (
@@ -168,18 +183,8 @@ def _build(raw: Any, check: _Checker) -> Config:
     pairs = {check.typed(k, str, "pairs"): check.typed(v, str, f"pairs.{k}") for k, v in data["pairs"].items()}
     check.keys(data["cues"], ("cause", "fix"), "cues", required=("cause", "fix"))
     cues = {mode: check.patterns(v, f"cues.{mode}") for mode, v in data["cues"].items()}
-    red_flags = []
-    for topic, spec in data["red_flags"].items():
-        place = f"red_flags.{topic}"
-        if not str(topic).startswith("red_flag."):
-            raise check.fail(place, "red-flag topics must start with 'red_flag.'")
-        check.keys(check.typed(spec, dict, place), ("signs", "patterns", "with_pain"), place, required=("signs",))
-        red_flags.append(RedFlag(
-            topic=topic,
-            signs=check.typed(spec["signs"], str, f"{place}.signs"),
-            patterns=check.patterns(spec.get("patterns", []), f"{place}.patterns"),
-            with_pain=check.patterns(spec.get("with_pain", []), f"{place}.with_pain"),
-        ))
+    tiers = _tiers(data["tiers"], check)
+    red_flags = _red_flags(data["red_flags"], tiers, check)
     lexicon = {check.typed(k, str, "lexicon"): check.strings(v, f"lexicon.{k}") for k, v in data["lexicon"].items()}
     examples = {}
     for topic, phrases in data["examples"].items():
@@ -194,12 +199,59 @@ def _build(raw: Any, check: _Checker) -> Config:
         question=check.pattern(data["question"], "question"),
         followup=check.patterns(data["followup"], "followup"),
         followup_breakers=check.pattern(data["followup_breakers"], "followup_breakers"),
-        keep_going=check.pattern(data["keep_going"], "keep_going"),
         pain=check.pattern(data["pain"], "pain"),
         negation=check.pattern(data["negation"], "negation"),
         negation_breakers=check.pattern(data["negation_breakers"], "negation_breakers"),
-        red_flags=tuple(red_flags), lexicon=lexicon, examples=examples, picture=_picture(data["picture"], check),
+        red_flags=red_flags, tiers=tiers, safety=_safety(data["safety"], check), lexicon=lexicon, examples=examples, picture=_picture(data["picture"], check),
     )
+
+
+def _tiers(raw: dict, check: _Checker) -> dict[str, dict[str, Any]]:
+    """Red-flag tiers, most urgent first: each one's lead, reminder and suggestions."""
+    tiers = {}
+    for name, spec in raw.items():
+        place = f"tiers.{name}"
+        keys = ("lead", "reminder", "general", "suggestions")
+        check.keys(check.typed(spec, dict, place), keys, place, required=("lead", "reminder"))
+        for key in ("lead", "reminder", "general"):
+            if key in spec:
+                check.typed(spec[key], str, f"{place}.{key}")
+        tiers[str(name)] = {**spec, "suggestions": check.strings(spec.get("suggestions", []), f"{place}.suggestions")}
+    if not tiers or "general" not in tiers[list(tiers)[-1]]:
+        raise check.fail("tiers", "the last (article) tier needs a 'general' reply")
+    return tiers
+
+
+def _red_flags(raw: dict, tiers: dict[str, dict[str, Any]], check: _Checker) -> tuple[RedFlag, ...]:
+    red_flags = []
+    for topic, spec in raw.items():
+        place = f"red_flags.{topic}"
+        if not str(topic).startswith("red_flag."):
+            raise check.fail(place, "red-flag topics must start with 'red_flag.'")
+        keys = ("tier", "signs", "patterns", "with_pain", "with_flags", "needs")
+        check.keys(check.typed(spec, dict, place), keys, place, required=("tier", "signs"))
+        if spec["tier"] not in tiers:
+            raise check.fail(f"{place}.tier", f"unknown tier {spec['tier']!r} (tiers: {', '.join(tiers)})")
+        needs = check.strings(spec.get("needs", []), f"{place}.needs")
+        for other in needs:
+            if other not in raw:
+                raise check.fail(f"{place}.needs", f"unknown red flag {other!r}")
+        red_flags.append(RedFlag(
+            topic=topic,
+            tier=spec["tier"],
+            signs=check.typed(spec["signs"], str, f"{place}.signs"),
+            patterns=check.patterns(spec.get("patterns", []), f"{place}.patterns"),
+            with_pain=check.patterns(spec.get("with_pain", []), f"{place}.with_pain"),
+            with_flags=check.patterns(spec.get("with_flags", []), f"{place}.with_flags"),
+            needs=needs,
+        ))
+    return tuple(red_flags)
+
+
+def _safety(raw: dict, check: _Checker) -> SafetyRules:
+    keys = ("carry_on", "self_treat", "limb", "body_part")
+    check.keys(raw, keys, "safety", required=keys)
+    return SafetyRules(**{key: check.pattern(raw[key], f"safety.{key}") for key in keys})
 
 
 def _off_topic(raw: dict, check: _Checker) -> dict[str, re.Pattern[str]]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ._check import SCREEN, GuidedCheck, Step, load_check
-from ._compose import GENERAL_RED_FLAG, Composer
+from ._compose import Composer
 from ._config import Config, load_config
 from ._corpus import load_corpus
 from ._errors import DataError
@@ -19,6 +19,7 @@ from ._index import Index, build_index, cache_dir, content_key, load_cached, sav
 from ._lexicon import Lexicon
 from ._model import Chunk, Reply, Source, State
 from ._router import Route, Router
+from ._safety import Safety, Screening, Triage
 from ._text import normalize, words
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -49,6 +50,7 @@ class Engine:
         self.index = cached or self._build_index(key, folder, known)
         self.router = Router(self.config, self.lexicon, self.index, tuple(c.topic for c in self.chunks))
         self.composer = Composer(self.config, self.chunks)
+        self.safety = Safety(self.config, self.lexicon, self.composer)
 
     def _build_index(self, key: str, folder: Path, known: frozenset[str]) -> Index:
         documents = [self._chunk_text(c) for c in self.chunks]
@@ -60,29 +62,47 @@ class Engine:
         return index
 
     def answer(self, text: str, state: State | None = None) -> Reply:
-        """Route `text` in the conversation `state` and compose the grounded reply."""
+        """Route `text` in the conversation `state` and compose the grounded reply; safety first."""
         state = self.check.sanitize(state or State())
         said = normalize(text if isinstance(text, str) else str(text))  # once: everything below reads this
+        state = replace(state, body_parts=()) if not said else state
+        screening = self.safety.screen(said, state)
+        state = replace(state, body_parts=self.safety.body_parts(said))
+        if screening.triage:
+            return self._red_flag_reply(screening.triage, state, None)
         if state.check_step is not None:
-            return self._check_turn(said, state)
-        route = self.router.route(said, state)
-        new_red_flag = bool(route.flags) and not route.reminder
-        if not new_red_flag and self.check.wants_to_start(said):
-            return self._check_reply(self.check.start(state), ())
-        if not new_red_flag and self.config.picture.trigger.search(said):
+            return self._check_turn(said, state, screening)
+        route = self._route(said, state, screening)
+        triage = self.safety.after_routing(route.topic, route.classifier_flag, route.followup, said, state)
+        if triage and not triage.sticky:
+            return self._red_flag_reply(triage, state, route.similarities)
+        if self.check.wants_to_start(said):
+            return self._check_reply(self.check.start(state))
+        if self.config.picture.trigger.search(said) and not triage:
             return self._picture_reply(state)
+        if triage:
+            return self._red_flag_reply(triage, state, route.similarities)
         return self._reply(route, state)
 
-    def _check_turn(self, said: str, state: State) -> Reply:
-        """A message while the guided check asks: red flags first, then a picture request, then the answer."""
+    def _route(self, said: str, state: State, screening: Screening) -> Route:
+        return self.router.route(said, state, screening.scan.without_negated(said), screening.corrections)
+
+    def _check_turn(self, said: str, state: State, screening: Screening) -> Reply:
+        """A message while the guided check asks (its patterns already scanned): the classifier's
+        red flag, then a picture request, then the answer. An offered choice is never read by the
+        classifier as a symptom; the patterns see every message."""
         assert state.check_step is not None
-        flags: tuple[str, ...] = ()
-        if not self.check.is_choice(said, state.check_step):  # an offered choice is never a symptom
-            flags = self.router.route(said, State()).flags
-        if not flags and self.config.picture.trigger.search(said):
+        if not self.check.is_choice(said, state.check_step):
+            route = self._route(said, State(), screening)
+            triage = self.safety.after_routing(route.topic, route.classifier_flag, False, said, State())
+            if triage:
+                return self._red_flag_reply(triage, state, route.similarities)
+        if self.config.picture.trigger.search(said):
             return self._picture_reply(state, self.check.choices(state.check_step))  # the check goes on after it
-        step = self.check.step(said, state, red_flag=bool(flags))
-        return self._check_reply(step, flags or (GENERAL_RED_FLAG,))
+        step = self.check.step(said, state)
+        if step.red_flag:  # "yes" to the warning-signs screen
+            return self._red_flag_reply(Triage((GENERAL_RED_FLAG,)), step.state, None)
+        return self._check_reply(step)
 
     def _picture_reply(self, state: State, suggestions: tuple[str, ...] | None = None) -> Reply:
         """The labelled setup picture; adapters draw it from `Reply.picture`."""
@@ -98,31 +118,36 @@ class Engine:
         topic, intent = route.topic, self.config.intent_of(route.topic)
         sources: tuple[Source, ...] = ()
         suggestions = self.composer.suggestions(intent)
-        if route.flags:
-            text, sources = self._red_flag(route.flags, route.reminder, route.similarities)
-            intent = "red_flag"
-        elif topic in self.composer.by_topic:
-            lead = self.composer.reminder(state.red_flags) if route.reminder else self.config.intents[intent].get("lead")
+        if topic in self.composer.by_topic:
+            lead = self.safety.reminder(state.red_flags) if state.red_flags and intent == "fix" \
+                else self.config.intents[intent].get("lead")
             text = "\n\n".join(filter(None, (lead, self.composer.article(topic))))
             sources = self._sources((topic,), route.similarities)
-            if topic in self.config.picture.offer_after:
+            if topic in self.config.picture.offer_after and not state.red_flags:
                 suggestions = (self.config.picture.suggestion, *suggestions)
         elif route.closest:
             text = self.config.replies[topic] + "\n\n" + self.config.replies["closest"]
             suggestions = tuple(self.composer.ask_about(t) for t in route.closest)
         else:
             text = self.config.replies.get(topic) or self.config.replies[_REPLY_FALLBACK[intent]]
-        answered = intent in ("cause", "fix", "about", "red_flag")
+        answered = intent in ("cause", "fix", "about")
         new_state = replace(
             state,
             topic=route.topic if answered else state.topic,
             intent=intent if answered else state.intent,
-            red_flags=tuple(dict.fromkeys(state.red_flags + route.flags)),
             turns=state.turns + 1,
         )
         return Reply(intent, topic, text, sources, route.confidence, suggestions, new_state)
 
-    def _check_reply(self, step: Step, flags: tuple[str, ...]) -> Reply:
+    def _red_flag_reply(self, triage: Triage, state: State, scores: np.ndarray | None) -> Reply:
+        """The guidance of the triage's tier; it ends a running check and stays in the state."""
+        new_state = replace(state, topic=triage.topic, intent="red_flag", red_flags=self.safety.remember(state, triage),
+                            turns=state.turns + 1, check_step=None, check_answers=(), check_retry=False)
+        sources = self._sources(self.safety.sources(triage), scores)
+        return Reply("red_flag", triage.topic, self.safety.guidance(triage), sources, 1.0,
+                     self.safety.suggestions(triage), new_state)
+
+    def _check_reply(self, step: Step) -> Reply:
         """A guided-check turn: the next question, the ranked causes, or how it ended."""
         state = replace(step.state, turns=step.state.turns + 1)
         messages = self.check.spec.messages
@@ -133,10 +158,6 @@ class Engine:
             numbered = "\n".join(f"{n}. {label}" for n, label in enumerate(choices, start=1))
             text = "\n\n".join(filter(None, (opening, self.check.prompt(step.question), numbered)))
             return Reply("check", f"check.{step.question}", text, (), 1.0, choices, state)
-        if step.red_flag:
-            state = replace(state, topic=flags[0], intent="red_flag", red_flags=tuple(dict.fromkeys(state.red_flags + flags)))
-            text, sources = self._red_flag(flags, False, None)
-            return Reply("red_flag", flags[0], text, sources, 1.0, self.composer.suggestions("red_flag"), state)
         if step.cancelled:
             return Reply("greeting", "greeting.check_cancelled", messages["cancelled"], (), 1.0,
                          self.composer.suggestions("greeting"), state)
@@ -146,10 +167,6 @@ class Engine:
         sources = tuple(Source(cause, self.composer.headline(cause), round(score / total, 3)) for cause, score, _ in step.ranked)
         return Reply("cause", top, text, sources, step.ranked[0][1] / total, self.composer.suggestions("cause"),
                      replace(state, topic=top, intent="cause"))
-
-    def _red_flag(self, flags: tuple[str, ...], reminder: bool, scores: np.ndarray | None) -> tuple[str, tuple[Source, ...]]:
-        """The professional-help text and its sources (the signs seen, then when to seek help)."""
-        return self.composer.red_flag(flags, reminder), self._sources(flags + (GENERAL_RED_FLAG,), scores)
 
     def _sources(self, topics: tuple[str, ...], scores: np.ndarray | None) -> tuple[Source, ...]:
         """Chunks serving `topics`, best-scored first, with their retrieval similarity."""
@@ -173,6 +190,7 @@ class Engine:
         return samples
 
 
+GENERAL_RED_FLAG = "red_flag.general"
 _REPLY_FALLBACK = {"greeting": "greeting.hello", "out_of_scope": "out_of_scope"}
 
 

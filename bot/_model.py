@@ -43,11 +43,13 @@ class State:
     check_step: str | None = None  # the guided check's pending question ("screen", "where"...), if running
     check_answers: tuple[tuple[str, str], ...] = ()  # (question id, choice label or "skipped")
     check_retry: bool = False  # the pending question was already asked again once
+    body_parts: tuple[str, ...] = ()  # limbs the last message named, so the next can finish a sign ("like it's asleep")
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe form of the state."""
         data = asdict(self)
         data["red_flags"] = list(self.red_flags)
+        data["body_parts"] = list(self.body_parts)
         data["check_answers"] = [list(pair) for pair in self.check_answers]
         return data
 
@@ -59,10 +61,11 @@ class State:
         turns = data.get("turns")
         pairs = data.get("check_answers")
         flags = data.get("red_flags")
+        parts = data.get("body_parts")
         return cls(
             topic=_text_or_none(data.get("topic")),
             intent=_text_or_none(data.get("intent")),
-            red_flags=tuple(f for f in flags if isinstance(f, str)) if isinstance(flags, (list, tuple)) else (),
+            red_flags=_texts(flags),
             turns=turns if isinstance(turns, int) and not isinstance(turns, bool) and turns >= 0 else 0,
             check_step=_text_or_none(data.get("check_step")),
             check_answers=tuple(
@@ -70,7 +73,12 @@ class State:
                 if isinstance(p, (list, tuple)) and len(p) == 2 and all(isinstance(x, str) for x in p)
             ) if isinstance(pairs, (list, tuple)) else (),
             check_retry=data.get("check_retry") is True,
+            body_parts=_texts(parts),
         )
+
+
+def _texts(value: object) -> tuple[str, ...]:
+    return tuple(v for v in value if isinstance(v, str)) if isinstance(value, (list, tuple)) else ()
 
 
 def _text_or_none(value: object) -> str | None:

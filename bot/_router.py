@@ -11,14 +11,12 @@ from ._config import Config
 from ._index import Index
 from ._lexicon import Lexicon
 from ._model import State
-from ._redflags import Scan, scan
 from ._text import ANALYSIS_LIMIT, words
 
 
 SETTLED = 0.5  # a greeting or off-topic message this likely is not read as a follow-up
 MIN_WORDS_FOR_LANGUAGE = 3
 KNOWN_SHARE = 0.45  # English messages, slang and typos included, stay above this share of known words
-CORRECTION_LIMIT = 20_000  # characters checked for misspelled key words (the red-flag patterns see everything)
 
 
 @dataclass(frozen=True)
@@ -40,18 +38,18 @@ class Cues:
 
 @dataclass(frozen=True)
 class Route:
-    """The routing decision for one message."""
+    """The routing decision for one message (red flags are the safety module's to decide)."""
 
     topic: str
     confidence: float
-    flags: tuple[str, ...] = ()
-    reminder: bool = False
     closest: tuple[str, ...] = ()
     similarities: np.ndarray | None = None
+    followup: bool = False
+    classifier_flag: tuple[str, float] | None = None  # a red-flag topic the classifier ranked first, and its score
 
 
 class Router:
-    """Red flags first, then the classifier and retrieval, with cause/fix cues and follow-ups."""
+    """The classifier and retrieval, with cause/fix cues and follow-ups."""
 
     def __init__(self, config: Config, lexicon: Lexicon, index: Index, chunk_topics: tuple[str, ...]) -> None:
         self.config, self.lexicon, self.index = config, lexicon, index
@@ -60,17 +58,14 @@ class Router:
         for cause, fix in config.pairs.items():
             self.partner.setdefault(fix, cause)
 
-    def route(self, text: str, state: State) -> Route:
-        """Decide the topic of normalised `text`; red flags anywhere in it win."""
+    def route(self, text: str, state: State, head: str, corrections: list[str]) -> Route:
+        """Decide the topic of normalised `text`; `head` is it with negated signs blanked out."""
         unreadable = _unreadable(text)
         if unreadable:
             return Route(unreadable, 1.0)
-        found, corrections = self._scan(text)
-        if found.flags:
-            return Route(found.flags[0], 1.0, flags=found.flags)
         if _mostly_unknown_words(text[:ANALYSIS_LIMIT], self.index.known_words):
             return Route("out_of_scope.other_language", 1.0)  # Spanish, French...: Latin script, not English
-        head = found.without_negated(text)[:ANALYSIS_LIMIT]
+        head = head[:ANALYSIS_LIMIT]
         vector = self.index.vectorize(self.lexicon.expand(head, corrections))
         if not len(vector[0]):
             return Route("out_of_scope.unsure", 0.0)
@@ -79,31 +74,22 @@ class Router:
             scores["out_of_scope"] += self.config.routing["off_topic_bonus"]
         cues = Cues(*(sum(bool(p.search(head)) for p in self.config.cues[m]) for m in ("cause", "fix")))
         followup = self._is_followup(head, scores, state)
-        best = self._best_topic(scores, head, cues, state if followup else None)
-        if self.config.intent_of(best) == "red_flag":
-            return Route(best, min(1.0, scores[best]), flags=(best,), similarities=similarities)
+        best, flagged = self._best_topic(scores, head, cues, state if followup else None)
         partner = self.partner.get(best)
         confidence = min(1.0, scores[best] + (scores.get(partner, 0.0) if partner else 0.0))  # the subject's
         best = self._choose_mode(best, scores, head, cues, state if followup else None)
         intent = self.config.intent_of(best)
-        asks_to_go_on = followup and (intent == "out_of_scope" or bool(self.config.keep_going.search(head)))
-        if state.red_flags and intent != "greeting" and (intent == "cause" or cues.cause or asks_to_go_on):
-            return Route(state.red_flags[-1], confidence, flags=state.red_flags, reminder=True, similarities=similarities)
         in_conversation = followup or bool(state.topic and self.config.followup_breakers.search(head))  # "what else?"
         on_topic = in_conversation or not self.index.domain_words.isdisjoint(words(head + " " + " ".join(corrections)))
         if best == "out_of_scope" or confidence < self.config.routing["min_confidence"] or (
                 intent != "greeting" and not on_topic):
             if best == "out_of_scope":
-                return Route(best, confidence)
-            ranked = sorted((t for t in scores if "." in t and not t.startswith(("greeting", "out_of_scope"))),
+                return Route(best, confidence, followup=followup, classifier_flag=flagged)
+            ranked = sorted((t for t in scores if "." in t and not t.startswith(("greeting", "out_of_scope", "red_flag"))),
                             key=scores.__getitem__, reverse=True)
-            return Route("out_of_scope.unsure", confidence, closest=tuple(ranked[:3]))
-        return Route(best, confidence, reminder=bool(state.red_flags) and intent == "fix", similarities=similarities)
-
-    def _scan(self, text: str) -> tuple[Scan, list[str]]:
-        """Red-flag scan of the whole message plus the spelling corrections of its head."""
-        corrections = self.lexicon.corrections(text[:CORRECTION_LIMIT])
-        return scan(text + (". " + " ".join(corrections) if corrections else ""), self.config), corrections
+            return Route("out_of_scope.unsure", confidence, closest=tuple(ranked[:3]), followup=followup,
+                         classifier_flag=flagged)
+        return Route(best, confidence, similarities=similarities, followup=followup, classifier_flag=flagged)
 
     def _is_followup(self, text: str, scores: dict[str, float], state: State) -> bool:
         """Whether the message leans on the previous turn (and is not clearly small talk or off-topic)."""
@@ -114,19 +100,20 @@ class Router:
             return False
         return any(p.search(text) for p in self.config.followup)
 
-    def _best_topic(self, scores: dict[str, float], text: str, cues: Cues, previous: State | None) -> str:
-        """The top-scoring topic after follow-up resolution; a red flag only when the classifier is sure."""
+    def _best_topic(self, scores: dict[str, float], text: str, cues: Cues,
+                    previous: State | None) -> tuple[str, tuple[str, float] | None]:
+        """The top-scoring answerable topic after follow-up resolution, and the red-flag topic
+        the classifier ranked first, if it did (with its score, for the safety module)."""
         if previous is not None and previous.topic in scores and previous.intent != "red_flag":  # red flags stick apart
             for topic in {previous.topic, self.partner.get(previous.topic)} - {None}:
                 scores[topic] = scores.get(topic, 0.0) + self.config.routing["followup_bonus"]
-        best = max(scores, key=scores.__getitem__)
+        leader = max(scores, key=scores.__getitem__)
+        flagged = (leader, scores[leader]) if self.config.intent_of(leader) == "red_flag" else None
+        best = max((t for t in scores if self.config.intent_of(t) != "red_flag"), key=scores.__getitem__)
         if previous is not None and best.endswith(".general") and previous.topic in scores \
                 and not str(previous.topic).endswith(".general"):
             best = str(previous.topic)  # "how do I fix that?": the subject is the previous one
-        best = self._prefer_asked_mode(best, scores, text, cues)
-        if self.config.intent_of(best) == "red_flag" and scores[best] < self.config.routing["red_flag_classifier"]:
-            best = max((t for t in scores if self.config.intent_of(t) != "red_flag"), key=scores.__getitem__)
-        return best
+        return self._prefer_asked_mode(best, scores, text, cues), flagged
 
     def _scores(self, vector: tuple[np.ndarray, np.ndarray]) -> tuple[dict[str, float], np.ndarray]:
         """Classifier probability plus weighted best chunk similarity, per topic."""

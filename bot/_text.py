@@ -16,8 +16,10 @@ _NUMBER_UNIT = re.compile(r"(\d)([a-z])")
 
 
 def normalize(text: str) -> str:
-    """Lower-case, Unicode-folded, single-spaced text with straight quotes."""
-    text = unicodedata.normalize("NFKC", text).translate(_QUOTES).lower()
+    """Lower-case, Unicode-folded, single-spaced text with straight quotes and no invisible
+    format characters (zero-width joiners and spaces, direction marks, word joiners)."""
+    text = "".join(ch for ch in unicodedata.normalize("NFKC", text) if unicodedata.category(ch) != "Cf")
+    text = text.translate(_QUOTES).lower()
     return _NUMBER_UNIT.sub(r"\1 \2", _SPACE.sub(" ", text)).strip()
 
 

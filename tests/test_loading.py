@@ -27,7 +27,12 @@ def test_every_section_of_the_article_is_an_addressable_chunk():
     bench = next(c for c in chunks if c.id == "fix.bench_height")
     assert bench.path == ("Corrective Strategies and Proper Technique", "Optimize Your Setup", "Bench Height")
     assert "shoulder blades" in bench.text
-    assert all(c.document.startswith("Hip Thrust Machine") for c in chunks)
+    documents = {c.id: c.document for c in chunks}
+    assert all(d.startswith("Hip Thrust Machine") for i, d in documents.items() if i not in SAFETY_SECTIONS)
+    assert {documents[i] for i in SAFETY_SECTIONS} == {"When back pain needs urgent care"}
+
+
+SAFETY_SECTIONS = ("red_flag.emergency", "red_flag.urgent")  # the clinical guidance, a second document
 
 
 def test_headings_without_ids_get_ids_from_their_parent_kind():

@@ -91,7 +91,7 @@ def test_unclear_message_is_not_answered_with_article_content(engine):
 
 def test_red_flag_patterns_alone_catch_the_red_flag_examples(engine):
     """The patterns are the safety net that does not depend on the classifier."""
-    from bot._redflags import scan
+    from bot._safety import scan
     from bot._text import normalize
 
     flagged = {topic: [bool(scan(normalize(e), engine.config).flags) for e in examples]

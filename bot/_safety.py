@@ -1,0 +1,190 @@
+"""Safety triage: every red-flag rule in one place, asked by the engine before anything else.
+
+The scan reads the whole message, sentence by sentence, against the red-flag patterns of
+intents.yaml; a negation that governs a sign cancels it. Signs of several tiers give the
+highest tier (emergency, then urgent, then the article's see-a-professional signs). Once a
+red flag has come up, it sticks: later questions about carrying on, self-treatment or causes
+get its guidance again until the conversation is reset.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ._compose import Composer, after_first_sentence, source_line
+from ._config import Config, RedFlag
+from ._lexicon import Lexicon
+from ._model import State
+from ._text import words
+
+_SENTENCE = re.compile(r"[^.?!;\n]+")
+_NEGATION_WINDOW = 30  # characters before a sign that a negation may stand in
+MAX_WORDS_BETWEEN = 2  # "don't have any tingling": a negation this close governs the sign
+CORRECTION_LIMIT = 20_000  # characters checked for misspelled key words (the patterns see everything)
+SHORT_REPLY = 12  # words: a message this short may finish a sign the previous one began
+GENERAL = "red_flag.general"
+
+
+@dataclass(frozen=True)
+class Scan:
+    """Red-flag topics found, in intents.yaml order, and the spans of signs that were negated."""
+
+    flags: tuple[str, ...]
+    negated: tuple[tuple[int, int], ...]
+
+    def without_negated(self, text: str) -> str:
+        """`text` with negated signs blanked out, so 'no numbness' does not read as numbness."""
+        for start, end in sorted(self.negated, reverse=True):
+            if start < len(text):
+                text = text[:start] + " " * (min(end, len(text)) - start) + text[end:]
+        return text
+
+
+@dataclass(frozen=True)
+class Triage:
+    """A red-flag decision: the flags behind it, highest tier first; `sticky` when raised earlier."""
+
+    flags: tuple[str, ...]
+    sticky: bool = False
+
+    @property
+    def topic(self) -> str:
+        return self.flags[0]
+
+
+@dataclass(frozen=True)
+class Screening:
+    """What the first look at a message found: a triage (if any), the scan and spelling corrections."""
+
+    triage: Triage | None
+    scan: Scan
+    corrections: list[str]
+
+
+def scan(text: str, config: Config) -> Scan:
+    """Look for every red flag's signs in normalised `text`."""
+    negated: list[tuple[int, int]] = []
+    sentences = [(m.start(), m.group()) for m in _SENTENCE.finditer(text)]
+    found = [flag.topic for flag in config.red_flags if _found(flag, flag.patterns, sentences, config, negated)]
+    for flag in config.red_flags:  # signs that count only next to other signs ("fell" with a numb leg)
+        if flag.topic not in found and flag.with_flags and not set(flag.needs).isdisjoint(found) \
+                and _found(flag, flag.with_flags, sentences, config, negated):
+            found.append(flag.topic)
+    return Scan(tuple(f.topic for f in config.red_flags if f.topic in found), tuple(negated))
+
+
+def _found(flag: RedFlag, patterns: tuple[re.Pattern[str], ...], sentences: list[tuple[int, str]], config: Config,
+           negated: list[tuple[int, int]]) -> bool:
+    hit = False
+    for offset, sentence in sentences:
+        extra = flag.with_pain if patterns is flag.patterns and config.pain.search(sentence) else ()
+        for pattern in patterns + extra:
+            for match in pattern.finditer(sentence):
+                if _negated(sentence[max(0, match.start() - _NEGATION_WINDOW): match.start()], config):
+                    negated.append((offset + match.start(), offset + match.end()))
+                else:
+                    hit = True
+    return hit
+
+
+def _negated(before: str, config: Config) -> bool:
+    """'no numbness', 'don't have any tingling' - but not 'I don't know why my leg tingles',
+    'nothing helps and my leg goes numb' or 'no pain, just tingling': the negation must
+    govern the sign (at most two words between them, no 'but' or 'just')."""
+    before = before.rsplit(",", 1)[-1]
+    negations = list(config.negation.finditer(before))
+    if not negations:
+        return False
+    between = before[negations[-1].end():]
+    return len(between.split()) <= MAX_WORDS_BETWEEN and not config.negation_breakers.search(between)
+
+
+class Safety:
+    """Decides when a message gets red-flag guidance, of which tier, and writes that guidance."""
+
+    def __init__(self, config: Config, lexicon: Lexicon, composer: Composer) -> None:
+        self.config, self.lexicon, self.composer = config, lexicon, composer
+        self.tier_of = {flag.topic: flag.tier for flag in config.red_flags}
+        self.order = {flag.topic: n for n, flag in enumerate(config.red_flags)}
+        self.tiers = tuple(config.tiers)
+        self.sections = {c.id: c for c in composer.chunks}
+
+    def ranked(self, flags: tuple[str, ...]) -> tuple[str, ...]:
+        """Distinct flags, highest tier first, then in intents.yaml order."""
+        return tuple(sorted(dict.fromkeys(flags), key=lambda f: (self.tiers.index(self.tier(f)), self.order.get(f, 0))))
+
+    def tier(self, flag: str) -> str:
+        return self.tier_of.get(flag, self.tiers[-1])
+
+    def screen(self, said: str, state: State) -> Screening:
+        """The patterns over the whole message; a short reply may complete a sign begun last turn."""
+        corrections = self.lexicon.corrections(said[:CORRECTION_LIMIT])
+        found = scan(said + (". " + " ".join(corrections) if corrections else ""), self.config)
+        flags = found.flags
+        rules = self.config.safety
+        if not flags and len(words(said)) <= SHORT_REPLY and not rules.body_part.search(said):
+            for part in state.body_parts:  # "my foot feels off", then "like it's asleep"
+                flags = flags or scan(f"my {part} {said}", self.config).flags
+        return Screening(Triage(self.ranked(flags)) if flags else None, found, corrections)
+
+    def body_parts(self, said: str) -> tuple[str, ...]:
+        """The limbs a message names, kept so the next message can finish a sign ("my foot feels off")."""
+        return tuple(dict.fromkeys(m.group() for m in self.config.safety.limb.finditer(said)))[:3]
+
+    def after_routing(self, topic: str, classifier_flag: tuple[str, float] | None, followup: bool,
+                      said: str, state: State) -> Triage | None:
+        """The classifier's own red flag, or an earlier red flag that this message should get again."""
+        if classifier_flag and classifier_flag[1] >= self.config.routing["red_flag_classifier"]:
+            return Triage(self.ranked((classifier_flag[0],)))
+        if not state.red_flags:
+            return None
+        rules, intent = self.config.safety, self.config.intent_of(topic)
+        earlier = self.ranked(state.red_flags)
+        serious = self.tier(earlier[0]) != self.tiers[-1]
+        carries_on = bool(rules.carry_on.search(said) or rules.self_treat.search(said))
+        sticks = carries_on or intent == "cause" or (intent == "out_of_scope" and (followup or serious)) or (
+            intent == "fix" and (serious or topic.endswith(".general")))
+        return Triage(earlier, sticky=True) if sticks and intent not in ("check",) else None
+
+    def remember(self, state: State, triage: Triage) -> tuple[str, ...]:
+        """The conversation's red flags after this one, highest tier first."""
+        return self.ranked(state.red_flags + triage.flags)
+
+    def guidance(self, triage: Triage) -> str:
+        """The reply: what to do first (by tier), then the signs and the guidance it rests on."""
+        tier = self.config.tiers[self.tier(triage.topic)]
+        signs = [f for f in triage.flags if f != GENERAL]
+        if not signs:
+            return tier["general"] + "\n\n" + self.composer.article(GENERAL)
+        described = " and ".join(self._signs(signs))
+        if triage.sticky:
+            lead = tier["reminder"].format(signs=described)
+        else:
+            lead = tier["lead"].format(signs=described)
+        top = [f for f in signs if self.tier(f) == self.tier(triage.topic)]
+        if self.tier(triage.topic) != self.tiers[-1]:  # emergency or urgent: the clinical guidance, nothing else
+            section = self.sections[top[0]]  # its first sentence is the action, which the lead already says
+            return "\n\n".join((lead, after_first_sentence(section.text), source_line(section)))
+        general = self.sections[GENERAL]
+        bullets = "\n".join(f"• {self.sections[f].heading}: {self.sections[f].text}" for f in top if f in self.sections)
+        return "\n\n".join(filter(None, (lead, bullets, general.text, source_line(general))))
+
+    def reminder(self, flags: tuple[str, ...]) -> str:
+        """The line that leads a form answer later in a conversation with a red flag."""
+        ranked = self.ranked(flags)
+        signs = [f for f in ranked if f != GENERAL] or [GENERAL]
+        return self.config.tiers[self.tier(ranked[0])]["reminder"].format(signs=" and ".join(self._signs(signs)))
+
+    def sources(self, triage: Triage) -> tuple[str, ...]:
+        """The sections a red-flag reply rests on, most important first."""
+        if self.tier(triage.topic) != self.tiers[-1]:
+            return tuple(f for f in triage.flags if self.tier(f) == self.tier(triage.topic))
+        return triage.flags + (GENERAL,)
+
+    def suggestions(self, triage: Triage) -> tuple[str, ...]:
+        return tuple(self.config.tiers[self.tier(triage.topic)].get("suggestions", ()))
+
+    def _signs(self, flags: list[str]) -> list[str]:
+        described = {flag.topic: flag.signs for flag in self.config.red_flags}
+        return [described.get(f, f) for f in flags]

@@ -1,0 +1,161 @@
+"""Safety triage: tiers, red flags as people write them, stickiness, the check's scan, no crying wolf."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from bot import State
+
+EMERGENCY = [
+    "since friday's thrust session the skin round my privates feels numb and weird",
+    "back went on the machine and now i cant really tell when i need to wee",
+    "lower back agony and i had an accident, wet myself without noticing",
+    "both my legs have gone tingly and weak since yesterdays session",
+    "slipped on the gym stairs and landed on my back, now my right foot is numb",
+    "saddle numbness after hip thrusts, is that a thing?",
+]
+URGENT = [
+    "back has been killing me since thrusts and i've been shivery with a temperature all week",
+    "dropped about 6kg without trying and now my lower back aches on hip thrusts",
+    "had breast cancer 5 years ago, new lower back pain from the glute machine",
+    "fell down the stairs at home yesterday and my back hurts when I thrust",
+    "been on prednisone for years for asthma, hip thrusts hurt my back",
+    "i have osteoporosis, is back pain on hip thrusts a worry?",
+]
+ARTICLE = [
+    ("three weeks now and my back still hurts on every thrust", "red_flag.persistent"),
+    ("changed my bench height and feet like the article said, still there", "red_flag.persistent"),
+    ("every week it keeps getting worse", "red_flag.persistent"),
+    ("my back wakes me at 4am since I started thrusting", "red_flag.pain_at_rest"),
+    ("lower back aches in bed before i've even trained", "red_flag.pain_at_rest"),
+    ("burning down the back of my thigh after the machine", "red_flag.radiating"),
+    ("like an electric shock into my butt cheek on the way up", "red_flag.radiating"),
+    ("pain goes all the way to my toes", "red_flag.radiating"),
+    ("my leg buckled on the stairs after thrust day", "red_flag.weakness"),
+    ("my foot slaps the floor when i walk now", "red_flag.weakness"),
+    ("I can't stand on my tiptoes on the left side since then", "red_flag.weakness"),
+    ("when should I worry about this back pain?", "red_flag.general"),
+    ("do I need a scan for it?", "red_flag.general"),
+    ("who do I see about this?", "red_flag.general"),
+]
+CALM = [
+    "fell off the wagon for a month, how heavy should I go when I restart hip thrusts?",
+    "my glutes are so weak, is that why my back takes over?",
+    "I take a bathroom break between sets, does resting that long matter?",
+    "the pad digs into my hip bone, where should it sit?",
+    "where should my feet be on the hip thrust machine?",
+    "my glutes fall asleep on thrusts and my back does everything",
+    "legs shaking on the last rep of a heavy set, is that normal?",
+    "love the burn in my glutes but my lower back aches a bit",
+    "made a sharp jump in weight last week and now my low back is sore",
+    "my knees cave in at the top, does that matter for my back?",
+]
+
+
+@pytest.mark.parametrize("text", EMERGENCY)
+def test_emergency_signs_get_emergency_care_first(engine, text):
+    reply = engine.answer(text)
+    assert (reply.intent, reply.topic) == ("red_flag", "red_flag.emergency")
+    first_sentence = reply.text.split(". ")[0].lower()
+    assert "emergency" in first_sentence
+    assert "chiropractor" not in reply.text.lower() and "form" not in reply.text.lower()
+    assert reply.sources[0].id == "red_flag.emergency"
+
+
+@pytest.mark.parametrize("text", URGENT)
+def test_urgent_signs_get_a_doctor_promptly(engine, text):
+    reply = engine.answer(text)
+    assert (reply.intent, reply.topic) == ("red_flag", "red_flag.urgent")
+    assert "doctor today" in reply.text.split(". ")[0]
+    assert "chiropractor" not in reply.text.lower()
+
+
+@pytest.mark.parametrize(("text", "topic"), ARTICLE)
+def test_article_signs_as_people_write_them(engine, text, topic):
+    reply = engine.answer(text)
+    assert (reply.intent, reply.topic) == ("red_flag", topic)
+    assert "physical therapist" in reply.text.split("\n")[0]
+
+
+@pytest.mark.parametrize("text", CALM)
+def test_lookalikes_are_not_red_flags(engine, text):
+    assert engine.answer(text).intent != "red_flag"
+
+
+def test_the_highest_tier_wins(engine):
+    assert engine.answer("foot tingles and I've had a fever since Monday").topic == "red_flag.urgent"
+    assert engine.answer("fever, and now my groin is numb").topic == "red_flag.emergency"
+    assert engine.answer("my foot tingles after thrusts").topic == "red_flag.numbness"  # not escalated
+
+
+@pytest.mark.parametrize("follow_up", [
+    "can I keep training?",
+    "thanks, is it safe to keep doing them?",
+    "ok should I just stretch it out?",
+    "what about painkillers?",
+    "cool, how do I fix it then?",
+])
+def test_red_flags_stick_to_carrying_on_and_self_treatment(converse, follow_up):
+    flag, later = converse("pain shoots down my leg on every rep", follow_up)
+    assert flag.topic == "red_flag.radiating"
+    assert (later.intent, later.topic) == ("red_flag", "red_flag.radiating")
+    assert later.text.startswith("⚠️ Earlier you mentioned")
+
+
+def test_an_emergency_sticks_even_to_form_questions(converse):
+    *_, later = converse("numb between my legs since the thrusts", "thanks! where should the pad sit then?")
+    assert (later.intent, later.topic) == ("red_flag", "red_flag.emergency")
+    assert "emergency" in later.text.split(". ")[0]
+
+
+def test_reset_state_forgets_the_red_flag(engine):
+    flag = engine.answer("my foot goes numb on thrusts")
+    assert engine.answer("can I keep training?", flag.state).intent == "red_flag"
+    assert engine.answer("can I keep training?", State()).intent != "red_flag"
+
+
+def test_a_sign_given_across_two_turns_counts(converse):
+    first, second = converse("something is off with my left foot since thrusts", "like it's asleep")
+    assert first.intent != "red_flag"
+    assert (second.intent, second.topic) == ("red_flag", "red_flag.numbness")
+
+
+def test_a_body_part_two_turns_back_does_not_count(converse):
+    *_, last = converse("where should my feet go?", "ok thanks", "like it's asleep")
+    assert last.intent != "red_flag"
+
+
+@pytest.mark.parametrize("question", ["where", "when", "bench", "feet", "load", "glutes", "condition"])
+def test_every_check_question_scans_its_answer(engine, question):
+    at = replace(State(), check_step=question, check_answers=(("screen", "no"),))
+    labels = engine.check.choices(question)
+    reply = engine.answer(f"{labels[0]}. but my leg has gone numb since last week", at)
+    assert (reply.intent, reply.topic) == ("red_flag", "red_flag.numbness")
+    assert reply.state.check_step is None
+
+
+def test_a_no_on_the_screen_with_a_sign_is_a_red_flag(converse):
+    _, reply = converse("/check", "no but my foot has gone numb since last week")
+    assert reply.intent == "red_flag"
+
+
+@pytest.mark.parametrize("text", [
+    "numb 🤦\u200d♂️",
+    "\u200fmy leg goes numb\u200f",
+    "my\u2060 leg goes numb",
+    "tin\u200bgling in my foot",
+])
+def test_invisible_format_characters_do_not_hide_a_sign(engine, text):
+    reply = engine.answer(text)
+    assert reply.intent == "red_flag" and reply.topic != "out_of_scope.not_text"
+
+
+def test_negated_signs_in_every_tier_are_not_red_flags(engine):
+    assert engine.answer("no fever, no numbness, just a dull ache at the top of the thrust").intent == "cause"
+    assert engine.answer("no trouble peeing or anything, my low back is just sore at lockout").intent == "cause"
+
+
+def test_someone_elses_history_is_not_the_users(engine):
+    assert engine.answer("my mum had cancer years ago, which muscles do hip thrusts work?").intent != "red_flag"
