@@ -14,6 +14,16 @@ from ._model import INTENTS
 
 
 @dataclass(frozen=True)
+class Near:
+    """A sign made of two parts said close together, in either order ("numb" near "foot")."""
+
+    first: re.Pattern[str]
+    second: re.Pattern[str]
+    words: int  # at most this many words between them
+    unless: re.Pattern[str] | None = None  # a sentence matching this does not count ("after leg day")
+
+
+@dataclass(frozen=True)
 class RedFlag:
     """One red-flag topic: its plain-language signs and the patterns that detect it."""
 
@@ -24,6 +34,7 @@ class RedFlag:
     with_pain: tuple[re.Pattern[str], ...]
     with_flags: tuple[re.Pattern[str], ...] = ()  # count only when one of `needs` is found too
     needs: tuple[str, ...] = ()
+    near: tuple[Near, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -228,7 +239,7 @@ def _red_flags(raw: dict, tiers: dict[str, dict[str, Any]], check: _Checker) -> 
         place = f"red_flags.{topic}"
         if not str(topic).startswith("red_flag."):
             raise check.fail(place, "red-flag topics must start with 'red_flag.'")
-        keys = ("tier", "signs", "patterns", "with_pain", "with_flags", "needs")
+        keys = ("tier", "signs", "patterns", "with_pain", "with_flags", "needs", "near")
         check.keys(check.typed(spec, dict, place), keys, place, required=("tier", "signs"))
         if spec["tier"] not in tiers:
             raise check.fail(f"{place}.tier", f"unknown tier {spec['tier']!r} (tiers: {', '.join(tiers)})")
@@ -244,8 +255,19 @@ def _red_flags(raw: dict, tiers: dict[str, dict[str, Any]], check: _Checker) -> 
             with_pain=check.patterns(spec.get("with_pain", []), f"{place}.with_pain"),
             with_flags=check.patterns(spec.get("with_flags", []), f"{place}.with_flags"),
             needs=needs,
+            near=tuple(_near(rule, f"{place}.near[{i}]", check)
+                       for i, rule in enumerate(check.typed(spec.get("near", []), list, f"{place}.near"))),
         ))
     return tuple(red_flags)
+
+
+def _near(raw: Any, place: str, check: _Checker) -> Near:
+    check.keys(check.typed(raw, dict, place), ("first", "second", "words", "unless"), place,
+               required=("first", "second", "words"))
+    unless = raw.get("unless")
+    return Near(check.pattern(raw["first"], f"{place}.first"), check.pattern(raw["second"], f"{place}.second"),
+                check.typed(raw["words"], int, f"{place}.words"),
+                check.pattern(unless, f"{place}.unless") if unless is not None else None)
 
 
 def _safety(raw: dict, check: _Checker) -> SafetyRules:

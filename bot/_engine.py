@@ -119,9 +119,7 @@ class Engine:
         sources: tuple[Source, ...] = ()
         suggestions = self.composer.suggestions(intent)
         if topic in self.composer.by_topic:
-            lead = self.safety.reminder(state.red_flags) if state.red_flags and intent == "fix" \
-                else self.config.intents[intent].get("lead")
-            text = "\n\n".join(filter(None, (lead, self.composer.article(topic))))
+            text = "\n\n".join(filter(None, (self.config.intents[intent].get("lead"), self.composer.article(topic))))
             sources = self._sources((topic,), route.similarities)
             if topic in self.config.picture.offer_after and not state.red_flags:
                 suggestions = (self.config.picture.suggestion, *suggestions)

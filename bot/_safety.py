@@ -66,7 +66,8 @@ def scan(text: str, config: Config) -> Scan:
     """Look for every red flag's signs in normalised `text`."""
     negated: list[tuple[int, int]] = []
     sentences = [(m.start(), m.group()) for m in _SENTENCE.finditer(text)]
-    found = [flag.topic for flag in config.red_flags if _found(flag, flag.patterns, sentences, config, negated)]
+    found = [flag.topic for flag in config.red_flags
+             if _found(flag, flag.patterns, sentences, config, negated) | _found_near(flag, sentences, config, negated)]
     for flag in config.red_flags:  # signs that count only next to other signs ("fell" with a numb leg)
         if flag.topic not in found and flag.with_flags and not set(flag.needs).isdisjoint(found) \
                 and _found(flag, flag.with_flags, sentences, config, negated):
@@ -85,6 +86,27 @@ def _found(flag: RedFlag, patterns: tuple[re.Pattern[str], ...], sentences: list
                     negated.append((offset + match.start(), offset + match.end()))
                 else:
                     hit = True
+    return hit
+
+
+def _found_near(flag: RedFlag, sentences: list[tuple[int, str]], config: Config,
+                negated: list[tuple[int, int]]) -> bool:
+    """Whether a two-part sign ("numb" near "foot") is said, in either order, and not negated."""
+    hit = False
+    for offset, sentence in sentences:
+        for rule in flag.near:
+            if rule.unless and rule.unless.search(sentence):
+                continue
+            for a in rule.first.finditer(sentence):
+                for b in rule.second.finditer(sentence):
+                    start, end = min(a.start(), b.start()), max(a.end(), b.end())
+                    gap = sentence[min(a.end(), b.end()): max(a.start(), b.start())]
+                    if a.start() < b.end() and b.start() < a.end() or len(gap.split()) > rule.words:
+                        continue  # overlapping, or too far apart
+                    if _negated(sentence[max(0, start - _NEGATION_WINDOW): start], config):
+                        negated.append((offset + start, offset + end))
+                    else:
+                        hit = True
     return hit
 
 
@@ -140,12 +162,9 @@ class Safety:
         if not state.red_flags:
             return None
         rules, intent = self.config.safety, self.config.intent_of(topic)
-        earlier = self.ranked(state.red_flags)
-        serious = self.tier(earlier[0]) != self.tiers[-1]
         carries_on = bool(rules.carry_on.search(said) or rules.self_treat.search(said))
-        sticks = carries_on or intent == "cause" or (intent == "out_of_scope" and (followup or serious)) or (
-            intent == "fix" and (serious or topic.endswith(".general")))
-        return Triage(earlier, sticky=True) if sticks and intent not in ("check",) else None
+        sticks = carries_on or intent in ("cause", "fix") or (intent == "out_of_scope" and followup)
+        return Triage(self.ranked(state.red_flags), sticky=True) if sticks else None
 
     def remember(self, state: State, triage: Triage) -> tuple[str, ...]:
         """The conversation's red flags after this one, highest tier first."""
@@ -169,12 +188,6 @@ class Safety:
         general = self.sections[GENERAL]
         bullets = "\n".join(f"• {self.sections[f].heading}: {self.sections[f].text}" for f in top if f in self.sections)
         return "\n\n".join(filter(None, (lead, bullets, general.text, source_line(general))))
-
-    def reminder(self, flags: tuple[str, ...]) -> str:
-        """The line that leads a form answer later in a conversation with a red flag."""
-        ranked = self.ranked(flags)
-        signs = [f for f in ranked if f != GENERAL] or [GENERAL]
-        return self.config.tiers[self.tier(ranked[0])]["reminder"].format(signs=" and ".join(self._signs(signs)))
 
     def sources(self, triage: Triage) -> tuple[str, ...]:
         """The sections a red-flag reply rests on, most important first."""

@@ -32,6 +32,13 @@ class Outcome:
     intent: str
     topic: str
     grounded: bool
+    confidence: float = 0.0
+
+    @property
+    def topic_only_miss(self) -> bool:
+        """Right intent and grounded, but another section than the labelled one."""
+        expected = self.case.topic
+        return self.correct and "." in expected and not (self.topic == expected or self.topic.startswith(expected + "."))
 
     @property
     def correct(self) -> bool:
@@ -84,6 +91,24 @@ class Scores:
             table[intent] = (p, r, _ratio(2 * p * r, p + r), support)
         return table
 
+    def tiers(self) -> dict[str, tuple[int, int]]:
+        """For the emergency and urgent red-flag topics: (answered in that topic, labelled)."""
+        table = {}
+        for topic in ("red_flag.emergency", "red_flag.urgent"):
+            labelled = [o for o in self.outcomes if o.case.topic == topic]
+            if labelled:
+                table[topic] = (sum(o.topic == topic and o.grounded for o in labelled), len(labelled))
+        return table
+
+    def reliability(self, bins: int = 5) -> list[tuple[float, float, int, float]]:
+        """Confidence bins: (low, high, replies in the bin, share of them correct)."""
+        rows = []
+        for b in range(bins):
+            low, high = b / bins, (b + 1) / bins
+            inside = [o for o in self.outcomes if low <= o.confidence < high or (b == bins - 1 and o.confidence >= 1.0)]
+            rows.append((low, high, len(inside), _ratio(sum(o.correct for o in inside), len(inside))))
+        return rows
+
     def confusion(self) -> Counter[tuple[str, str]]:
         return Counter((o.case.intent, o.intent) for o in self.outcomes)
 
@@ -126,7 +151,7 @@ def evaluate(cases: Iterable[Case], answer: Answer) -> Scores:
             states[case.conversation] = reply.state
         text = reply.text.lower()
         grounded = not case.evidence or any(e.lower() in text for e in case.evidence)
-        scores.outcomes.append(Outcome(case, reply.intent, reply.topic, grounded))
+        scores.outcomes.append(Outcome(case, reply.intent, reply.topic, grounded, reply.confidence))
     return scores
 
 
@@ -150,11 +175,20 @@ def report(scores: Scores) -> str:
     matrix = scores.confusion()
     for row in labels:
         lines.append(f"{row:<14}" + "".join(f"{matrix[(row, col)]:>9}" for col in labels))
+    for topic, (right, labelled) in reversed(scores.tiers().items()):
+        lines.insert(5, f"{topic} in its tier, with its wording: {right}/{labelled}")
+    lines += ["", "reliability (confidence against accuracy)", f"{'confidence':<14}{'replies':>8}{'accuracy':>10}"]
+    for low, high, count, accuracy in scores.reliability():
+        lines.append(f"{low:.1f}-{high:.1f}{'':<7}{count:>8}{accuracy:>10.0%}" if count else f"{low:.1f}-{high:.1f}{'':<7}{0:>8}{'-':>10}")
     misses = [o for o in scores.outcomes if not o.correct]
     lines += ["", f"misses: {len(misses)}"]
     for o in misses:
         why = "intent" if o.intent != o.case.intent else "evidence"
         lines.append(f"  {o.case.id} [{why}] expected {o.case.topic}, got {o.topic}: {o.case.text[:90]!r}")
+    topic_only = [o for o in scores.outcomes if o.topic_only_miss]
+    lines += ["", f"topic-only misses (right intent, other section): {len(topic_only)}"]
+    for o in topic_only:
+        lines.append(f"  {o.case.id} expected {o.case.topic}, got {o.topic}: {o.case.text[:90]!r}")
     return "\n".join(lines)
 
 

@@ -1,4 +1,4 @@
-"""The bot holds its accuracy on labelled wording it was not trained on."""
+"""The bot holds its accuracy and its safety on labelled wording it was not trained on."""
 
 from __future__ import annotations
 
@@ -11,10 +11,24 @@ from bot.evaluate import evaluate, load_cases
 DATA = Path(__file__).parent / "data"
 
 
+def _missed_red_flags(scores) -> list[str]:
+    return [o.case.text for o in scores.outcomes if o.case.intent == "red_flag" and o.intent != "red_flag"]
+
+
 @pytest.mark.parametrize("name", ["paraphrases.yaml", "paraphrases_2.yaml", "paraphrases_3.yaml", "paraphrases_4.yaml"])
 def test_labelled_paraphrases(engine, name):
     scores = evaluate(load_cases(DATA / name), engine.answer)
-    assert scores.red_flag_recall == 1.0, [o.case.text for o in scores.outcomes if o.case.intent == "red_flag" and o.intent != "red_flag"]
+    assert scores.red_flag_recall == 1.0, _missed_red_flags(scores)
     assert scores.accuracy >= 0.93
     assert scores.false_escalation <= 0.02
     assert len(scores.content_leaks) <= 1
+
+
+@pytest.mark.parametrize("name", ["triage_dev.yaml", "triage_dev_2.yaml"])
+def test_triage_sets(engine, name):
+    """Every red flag caught, emergency and urgent ones in their tier, few false alarms."""
+    scores = evaluate(load_cases(DATA / name), engine.answer)
+    assert scores.red_flag_recall == 1.0, _missed_red_flags(scores)
+    assert all(right == labelled for right, labelled in scores.tiers().values()), scores.tiers()
+    assert scores.false_escalation <= 0.03
+    assert scores.accuracy >= 0.93

@@ -61,10 +61,12 @@ def test_suggestions_are_answerable_follow_ups(engine):
     assert replies["What else can cause it?"].topic == "cause.general"
 
 
-def test_after_a_red_flag_commands_and_fix_questions_still_work(converse):
-    flag, setup, check = converse("my foot goes numb on thrusts", "where should the pad sit?", "/check")
+def test_after_a_red_flag_form_questions_get_the_guidance_and_commands_still_work(converse):
+    flag, setup, muscles, check = converse("my foot goes numb on thrusts", "where should the pad sit?",
+                                           "which muscles does the hip thrust work?", "/check")
     assert flag.intent == "red_flag"
-    assert setup.intent == "fix" and "hip crease" in setup.text and "Earlier you mentioned" in setup.text
+    assert setup.intent == "red_flag" and setup.text.startswith("⚠️ Earlier you mentioned")
+    assert muscles.intent == "about"
     assert check.intent == "check"
 
 
