@@ -35,6 +35,7 @@ class RedFlag:
     with_flags: tuple[re.Pattern[str], ...] = ()  # count only when one of `needs` is found too
     needs: tuple[str, ...] = ()
     near: tuple[Near, ...] = ()
+    mine_only: bool = False  # signs that are someone else's ("my mum has osteoporosis") do not count
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ class SafetyRules:
     self_treat: re.Pattern[str]
     limb: re.Pattern[str]
     body_part: re.Pattern[str]
+    someone_else: re.Pattern[str]
+    me: re.Pattern[str]
 
 
 @dataclass(frozen=True)
@@ -239,7 +242,7 @@ def _red_flags(raw: dict, tiers: dict[str, dict[str, Any]], check: _Checker) -> 
         place = f"red_flags.{topic}"
         if not str(topic).startswith("red_flag."):
             raise check.fail(place, "red-flag topics must start with 'red_flag.'")
-        keys = ("tier", "signs", "patterns", "with_pain", "with_flags", "needs", "near")
+        keys = ("tier", "signs", "patterns", "with_pain", "with_flags", "needs", "near", "mine_only")
         check.keys(check.typed(spec, dict, place), keys, place, required=("tier", "signs"))
         if spec["tier"] not in tiers:
             raise check.fail(f"{place}.tier", f"unknown tier {spec['tier']!r} (tiers: {', '.join(tiers)})")
@@ -255,6 +258,7 @@ def _red_flags(raw: dict, tiers: dict[str, dict[str, Any]], check: _Checker) -> 
             with_pain=check.patterns(spec.get("with_pain", []), f"{place}.with_pain"),
             with_flags=check.patterns(spec.get("with_flags", []), f"{place}.with_flags"),
             needs=needs,
+            mine_only=check.typed(spec.get("mine_only", False), bool, f"{place}.mine_only"),
             near=tuple(_near(rule, f"{place}.near[{i}]", check)
                        for i, rule in enumerate(check.typed(spec.get("near", []), list, f"{place}.near"))),
         ))
@@ -271,7 +275,7 @@ def _near(raw: Any, place: str, check: _Checker) -> Near:
 
 
 def _safety(raw: dict, check: _Checker) -> SafetyRules:
-    keys = ("carry_on", "self_treat", "limb", "body_part")
+    keys = ("carry_on", "self_treat", "limb", "body_part", "someone_else", "me")
     check.keys(raw, keys, "safety", required=keys)
     return SafetyRules(**{key: check.pattern(raw[key], f"safety.{key}") for key in keys})
 

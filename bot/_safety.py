@@ -19,6 +19,7 @@ from ._model import State
 from ._text import words
 
 _SENTENCE = re.compile(r"[^.?!;\n]+")
+_ELLIPSIS = re.compile(r"\.{2,}")  # "my leg just... gave out": one sentence
 _NEGATION_WINDOW = 30  # characters before a sign that a negation may stand in
 MAX_WORDS_BETWEEN = 2  # "don't have any tingling": a negation this close governs the sign
 CORRECTION_LIMIT = 20_000  # characters checked for misspelled key words (the patterns see everything)
@@ -65,6 +66,7 @@ class Screening:
 def scan(text: str, config: Config) -> Scan:
     """Look for every red flag's signs in normalised `text`."""
     negated: list[tuple[int, int]] = []
+    text = _ELLIPSIS.sub(lambda m: "," + " " * (len(m.group()) - 1), text)
     sentences = [(m.start(), m.group()) for m in _SENTENCE.finditer(text)]
     found = [flag.topic for flag in config.red_flags
              if _found(flag, flag.patterns, sentences, config, negated) | _found_near(flag, sentences, config, negated)]
@@ -82,6 +84,8 @@ def _found(flag: RedFlag, patterns: tuple[re.Pattern[str], ...], sentences: list
         extra = flag.with_pain if patterns is flag.patterns and config.pain.search(sentence) else ()
         for pattern in patterns + extra:
             for match in pattern.finditer(sentence):
+                if flag.mine_only and _someone_else(sentence[:match.end()], config):
+                    continue
                 if _negated(sentence[max(0, match.start() - _NEGATION_WINDOW): match.start()], config):
                     negated.append((offset + match.start(), offset + match.end()))
                 else:
@@ -103,11 +107,20 @@ def _found_near(flag: RedFlag, sentences: list[tuple[int, str]], config: Config,
                     gap = sentence[min(a.end(), b.end()): max(a.start(), b.start())]
                     if a.start() < b.end() and b.start() < a.end() or len(gap.split()) > rule.words:
                         continue  # overlapping, or too far apart
+                    if flag.mine_only and _someone_else(sentence[:end], config):
+                        continue
                     if _negated(sentence[max(0, start - _NEGATION_WINDOW): start], config):
                         negated.append((offset + start, offset + end))
                     else:
                         hit = True
     return hit
+
+
+def _someone_else(before: str, config: Config) -> bool:
+    """Whether a history is another person's: one is named after the speaker's last "I" or "my"."""
+    other = [m.start() for m in config.safety.someone_else.finditer(before)]
+    mine = [m.start() for m in config.safety.me.finditer(before)]
+    return bool(other) and (not mine or other[-1] > mine[-1])
 
 
 def _negated(before: str, config: Config) -> bool:
@@ -145,10 +158,15 @@ class Safety:
         found = scan(said + (". " + " ".join(corrections) if corrections else ""), self.config)
         flags = found.flags
         rules = self.config.safety
-        if not flags and len(words(said)) <= SHORT_REPLY and not rules.body_part.search(said):
+        if len(words(said)) <= SHORT_REPLY and not rules.body_part.search(said):
             for part in state.body_parts:  # "my foot feels off", then "like it's asleep"
-                flags = flags or scan(f"my {part} {said}", self.config).flags
-        return Screening(Triage(self.ranked(flags)) if flags else None, found, corrections)
+                flags += scan(f"my {part} {said}", self.config).flags
+        return Screening(self._with_earlier(flags, state) if flags else None, found, corrections)
+
+    def _with_earlier(self, flags: tuple[str, ...], state: State) -> Triage:
+        """A new sign in a conversation that already had a graver one gets the graver tier's reminder."""
+        ranked = self.ranked(flags + state.red_flags)
+        return Triage(ranked, sticky=ranked[0] not in flags and self.tier(ranked[0]) != self.tier(self.ranked(flags)[0]))
 
     def body_parts(self, said: str) -> tuple[str, ...]:
         """The limbs a message names, kept so the next message can finish a sign ("my foot feels off")."""
