@@ -42,6 +42,12 @@ class Composer:
         serving = self.by_topic[topic]
         return next((c for c in serving if c.id == topic), serving[0])
 
+    def gist(self, topic: str) -> str:
+        """The first sentence of the passage that answers a topic."""
+        text = self.by_topic[topic][0].text.strip()
+        match = _FIRST_SENTENCE.match(text)
+        return match.group(1) if match else text
+
     def ask_about(self, topic: str) -> str:
         """A follow-up question that leads to `topic` (for 'closest topics' suggestions)."""
         template = self.config.intents[self.config.intent_of(topic)].get("ask", "{heading}?")

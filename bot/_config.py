@@ -23,6 +23,33 @@ class Near:
     unless: re.Pattern[str] | None = None  # a sentence matching this does not count ("after leg day")
 
 
+def near_spans(rule: Near, sentence: str) -> list[tuple[int, int]]:
+    """Spans where the rule's two parts stand close enough together, in either order."""
+    if rule.unless and rule.unless.search(sentence):
+        return []
+    spans = []
+    for a in rule.first.finditer(sentence):
+        for b in rule.second.finditer(sentence):
+            if a.start() < b.end() and b.start() < a.end():
+                continue  # overlapping
+            gap = sentence[min(a.end(), b.end()): max(a.start(), b.start())]
+            if len(gap.split()) <= rule.words:
+                spans.append((min(a.start(), b.start()), max(a.end(), b.end())))
+    return spans
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A kind of request the corpus does not answer, and what to say about it."""
+
+    kind: str
+    say: str
+    related: str | None
+    patterns: tuple[re.Pattern[str], ...]
+    near: tuple[Near, ...]
+    unless: re.Pattern[str] | None
+
+
 @dataclass(frozen=True)
 class RedFlag:
     """One red-flag topic: its plain-language signs and the patterns that detect it."""
@@ -81,6 +108,8 @@ class Config:
     red_flags: tuple[RedFlag, ...]
     tiers: dict[str, dict[str, Any]]
     safety: SafetyRules
+    not_covered: tuple[Gap, ...]
+    smalltalk: dict[str, re.Pattern[str]]
     lexicon: dict[str, tuple[str, ...]]
     examples: dict[str, tuple[str, ...]]
     picture: Picture
@@ -94,12 +123,13 @@ _SCHEMA: dict[str, type] = {
     "version": int, "intents": dict, "replies": dict, "routing": dict, "pairs": dict, "cues": dict,
     "off_topic": dict, "back_trouble": str, "question": str, "followup": list, "followup_breakers": str,
     "pain": str, "negation": str, "negation_breakers": str, "red_flags": dict,
-    "tiers": dict, "safety": dict,
+    "tiers": dict, "safety": dict, "not_covered": dict, "smalltalk": dict,
     "lexicon": dict, "examples": dict, "picture": dict,
 }
 _REPLY_KEYS = (
     "greeting.hello", "greeting.thanks", "greeting.goodbye", "greeting.empty", "out_of_scope",
     "out_of_scope.not_text", "out_of_scope.other_language", "out_of_scope.unsure", "closest",
+    "not_covered", "covered_part",
 )
 _ROUTING_KEYS = (
     "min_confidence", "red_flag_classifier", "followup_bonus", "retrieval_weight", "off_topic_bonus", "asked_mode_ratio",
@@ -216,7 +246,9 @@ def _build(raw: Any, check: _Checker) -> Config:
         pain=check.pattern(data["pain"], "pain"),
         negation=check.pattern(data["negation"], "negation"),
         negation_breakers=check.pattern(data["negation_breakers"], "negation_breakers"),
-        red_flags=red_flags, tiers=tiers, safety=_safety(data["safety"], check), lexicon=lexicon, examples=examples, picture=_picture(data["picture"], check),
+        red_flags=red_flags, tiers=tiers, safety=_safety(data["safety"], check),
+        not_covered=_not_covered(data["not_covered"], check),
+        smalltalk={str(k): check.pattern(v, f"smalltalk.{k}") for k, v in data["smalltalk"].items()}, lexicon=lexicon, examples=examples, picture=_picture(data["picture"], check),
     )
 
 
@@ -263,6 +295,24 @@ def _red_flags(raw: dict, tiers: dict[str, dict[str, Any]], check: _Checker) -> 
                        for i, rule in enumerate(check.typed(spec.get("near", []), list, f"{place}.near"))),
         ))
     return tuple(red_flags)
+
+
+def _not_covered(raw: dict, check: _Checker) -> tuple[Gap, ...]:
+    gaps = []
+    for kind, spec in raw.items():
+        place = f"not_covered.{kind}"
+        check.keys(check.typed(spec, dict, place), ("say", "related", "patterns", "near", "unless"), place, required=("say",))
+        unless = spec.get("unless")
+        gaps.append(Gap(
+            kind=str(kind),
+            say=check.typed(spec["say"], str, f"{place}.say"),
+            related=check.typed(spec["related"], str, f"{place}.related") if "related" in spec else None,
+            patterns=check.patterns(spec.get("patterns", []), f"{place}.patterns"),
+            near=tuple(_near(rule, f"{place}.near[{i}]", check)
+                       for i, rule in enumerate(check.typed(spec.get("near", []), list, f"{place}.near"))),
+            unless=check.pattern(unless, f"{place}.unless") if unless is not None else None,
+        ))
+    return tuple(gaps)
 
 
 def _near(raw: Any, place: str, check: _Checker) -> Near:

@@ -14,6 +14,7 @@ from ._check import SCREEN, GuidedCheck, Step, load_check
 from ._compose import Composer
 from ._config import Config, load_config
 from ._corpus import load_corpus
+from ._coverage import Coverage, Uncovered
 from ._errors import DataError
 from ._index import Index, build_index, cache_dir, content_key, load_cached, save_cached
 from ._lexicon import Lexicon
@@ -51,6 +52,7 @@ class Engine:
         self.router = Router(self.config, self.lexicon, self.index, tuple(c.topic for c in self.chunks))
         self.composer = Composer(self.config, self.chunks)
         self.safety = Safety(self.config, self.lexicon, self.composer)
+        self.coverage = Coverage(self.config)
 
     def _build_index(self, key: str, folder: Path, known: frozenset[str]) -> Index:
         documents = [self._chunk_text(c) for c in self.chunks]
@@ -82,7 +84,27 @@ class Engine:
             return self._picture_reply(state)
         if triage:
             return self._red_flag_reply(triage, state, route.similarities)
+        uncovered = self.coverage.find(said) if self.config.intent_of(route.topic) != "greeting" else None
+        if uncovered:
+            return self._uncovered_reply(uncovered, state, screening)
         return self._reply(route, state)
+
+    def _uncovered_reply(self, uncovered: Uncovered, state: State, screening: Screening) -> Reply:
+        """Say what the article does not cover; answer the rest of the message if it asks something it does."""
+        gap, replies = uncovered.gap, self.config.replies
+        if uncovered.rest and self.config.question.search(uncovered.rest):
+            rest = self.router.route(uncovered.rest, state, uncovered.rest, screening.corrections)
+            if self.config.intent_of(rest.topic) in ("cause", "fix", "about"):
+                answered = self._reply(rest, state)
+                return replace(answered, text=f"{gap.say} {replies['covered_part']}\n\n{answered.text}")
+        parts = [gap.say]
+        sources: tuple[Source, ...] = ()
+        if gap.related in self.composer.by_topic:
+            parts.append(f"{replies['covered_part']} {self.composer.gist(gap.related)}")
+            sources = self._sources((gap.related,), None)
+        parts.append(replies["not_covered"])
+        return Reply("out_of_scope", f"out_of_scope.{gap.kind}", "\n\n".join(parts), sources, 1.0,
+                     self.composer.suggestions("out_of_scope"), replace(state, turns=state.turns + 1))
 
     def _route(self, said: str, state: State, screening: Screening) -> Route:
         return self.router.route(said, state, screening.scan.without_negated(said), screening.corrections)

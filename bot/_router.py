@@ -16,6 +16,7 @@ from ._text import ANALYSIS_LIMIT, words
 
 SETTLED = 0.5  # a greeting or off-topic message this likely is not read as a follow-up
 MIN_WORDS_FOR_LANGUAGE = 3
+SMALLTALK_WORDS = 40
 KNOWN_SHARE = 0.45  # English messages, slang and typos included, stay above this share of known words
 
 
@@ -63,6 +64,9 @@ class Router:
         unreadable = _unreadable(text)
         if unreadable:
             return Route(unreadable, 1.0)
+        small = self._smalltalk(text)
+        if small:
+            return Route(small, 1.0)
         if _mostly_unknown_words(text[:ANALYSIS_LIMIT], self.index.known_words):
             return Route("out_of_scope.other_language", 1.0)  # Spanish, French...: Latin script, not English
         head = head[:ANALYSIS_LIMIT]
@@ -90,6 +94,13 @@ class Router:
             return Route("out_of_scope.unsure", confidence, closest=tuple(ranked[:3]), followup=followup,
                          classifier_flag=flagged)
         return Route(best, confidence, similarities=similarities, followup=followup, classifier_flag=flagged)
+
+    def _smalltalk(self, text: str) -> str | None:
+        """'thanks, that fixed it!', 'hola :)', 'gotta head to the gym, later': short, no question, no pain."""
+        if len(words(text)) > SMALLTALK_WORDS or self.config.question.search(text) or self.config.pain.search(text) \
+                or any(p.search(text) for mode in ("cause", "fix") for p in self.config.cues[mode]):
+            return None
+        return next((topic for topic, pattern in self.config.smalltalk.items() if pattern.search(text)), None)
 
     def _is_followup(self, text: str, scores: dict[str, float], state: State) -> bool:
         """Whether the message leans on the previous turn (and is not clearly small talk or off-topic)."""

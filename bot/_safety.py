@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from ._compose import Composer, after_first_sentence, source_line
-from ._config import Config, RedFlag
+from ._config import Config, RedFlag, near_spans
 from ._lexicon import Lexicon
 from ._model import State
 from ._text import words
@@ -99,20 +99,13 @@ def _found_near(flag: RedFlag, sentences: list[tuple[int, str]], config: Config,
     hit = False
     for offset, sentence in sentences:
         for rule in flag.near:
-            if rule.unless and rule.unless.search(sentence):
-                continue
-            for a in rule.first.finditer(sentence):
-                for b in rule.second.finditer(sentence):
-                    start, end = min(a.start(), b.start()), max(a.end(), b.end())
-                    gap = sentence[min(a.end(), b.end()): max(a.start(), b.start())]
-                    if a.start() < b.end() and b.start() < a.end() or len(gap.split()) > rule.words:
-                        continue  # overlapping, or too far apart
-                    if flag.mine_only and _someone_else(sentence[:end], config):
-                        continue
-                    if _negated(sentence[max(0, start - _NEGATION_WINDOW): start], config):
-                        negated.append((offset + start, offset + end))
-                    else:
-                        hit = True
+            for start, end in near_spans(rule, sentence):
+                if flag.mine_only and _someone_else(sentence[:end], config):
+                    continue
+                if _negated(sentence[max(0, start - _NEGATION_WINDOW): start], config):
+                    negated.append((offset + start, offset + end))
+                else:
+                    hit = True
     return hit
 
 

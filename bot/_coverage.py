@@ -1,0 +1,51 @@
+"""What the article does not answer: programming, comparisons, medicines, other body parts...
+
+A question about hip thrusts is not automatically answerable. Each kind under `not_covered:`
+in intents.yaml recognises one kind of request the corpus has no answer for. A message whose
+every request is of such a kind is declined with a plain sentence saying what is not covered
+(and, where the kind names a related section, the gist of what the article does say). When
+another sentence of the message asks something the article answers, that part is answered,
+with the sentence about what is not covered in front.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ._config import Config, Gap, near_spans
+
+_SENTENCE = re.compile(r"[^.?!;\n]+[.?!;\n]*")
+
+
+@dataclass(frozen=True)
+class Uncovered:
+    """The first kind of request the article does not answer, and the message without it."""
+
+    gap: Gap
+    rest: str  # the message with the sentences that asked it blanked out
+
+
+class Coverage:
+    """Finds requests the corpus cannot answer."""
+
+    def __init__(self, config: Config) -> None:
+        self.gaps = config.not_covered
+
+    def find(self, said: str) -> Uncovered | None:
+        """The first not-covered request in normalised `said`, if any."""
+        found: Gap | None = None
+        rest = said
+        for match in _SENTENCE.finditer(said):
+            sentence = match.group()
+            gap = next((g for g in self.gaps if _asks(g, sentence)), None)
+            if gap is not None:
+                found = found or gap
+                rest = rest[:match.start()] + " " * len(sentence) + rest[match.end():]
+        return Uncovered(found, rest.strip()) if found else None
+
+
+def _asks(gap: Gap, sentence: str) -> bool:
+    if gap.unless and gap.unless.search(sentence):
+        return False
+    return any(p.search(sentence) for p in gap.patterns) or any(near_spans(rule, sentence) for rule in gap.near)
