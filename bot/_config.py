@@ -75,6 +75,7 @@ class SafetyRules:
     body_part: re.Pattern[str]
     someone_else: re.Pattern[str]
     me: re.Pattern[str]
+    spellings: tuple[str, ...]  # words a misspelling is corrected to before the scan
 
 
 @dataclass(frozen=True)
@@ -326,8 +327,9 @@ def _near(raw: Any, place: str, check: _Checker) -> Near:
 
 def _safety(raw: dict, check: _Checker) -> SafetyRules:
     keys = ("carry_on", "self_treat", "limb", "body_part", "someone_else", "me")
-    check.keys(raw, keys, "safety", required=keys)
-    return SafetyRules(**{key: check.pattern(raw[key], f"safety.{key}") for key in keys})
+    check.keys(raw, (*keys, "spellings"), "safety", required=(*keys, "spellings"))
+    return SafetyRules(**{key: check.pattern(raw[key], f"safety.{key}") for key in keys},
+                       spellings=check.strings(raw["spellings"], "safety.spellings"))
 
 
 def _off_topic(raw: dict, check: _Checker) -> dict[str, re.Pattern[str]]:

@@ -14,8 +14,10 @@ import re
 from dataclasses import dataclass
 
 from ._config import Config, Gap, near_spans
+from ._text import words
 
 _SENTENCE = re.compile(r"[^.?!;\n]+[.?!;\n]*")
+SHORT_MESSAGE = 12  # words: a message this short is a request as a whole
 
 
 @dataclass(frozen=True)
@@ -31,13 +33,18 @@ class Coverage:
 
     def __init__(self, config: Config) -> None:
         self.gaps = config.not_covered
+        self.asking = (config.question, *config.cues["cause"], *config.cues["fix"])
 
     def find(self, said: str) -> Uncovered | None:
-        """The first not-covered request in normalised `said`, if any."""
+        """The first not-covered request in normalised `said`, if any: in a sentence that asks
+        something, or anywhere in a short message ("hip thrust sets and reps")."""
         found: Gap | None = None
         rest = said
+        short = len(words(said)) <= SHORT_MESSAGE
         for match in _SENTENCE.finditer(said):
             sentence = match.group()
+            if not short and not any(p.search(sentence) for p in self.asking):
+                continue  # "I do hip thrusts 3x a week" tells, it does not ask
             gap = next((g for g in self.gaps if _asks(g, sentence)), None)
             if gap is not None:
                 found = found or gap

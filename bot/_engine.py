@@ -47,7 +47,7 @@ class Engine:
         folder = cache if cache is not None else cache_dir()
         cached = load_cached(key, folder)
         known = cached.known_words if cached else _known_words(self.config, self.chunks)
-        self.lexicon = Lexicon(slang_terms, known)
+        self.lexicon = Lexicon(slang_terms, known, self.config.safety.spellings)
         self.index = cached or self._build_index(key, folder, known)
         self.router = Router(self.config, self.lexicon, self.index, tuple(c.topic for c in self.chunks))
         self.composer = Composer(self.config, self.chunks)

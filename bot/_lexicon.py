@@ -6,35 +6,53 @@ import re
 from collections.abc import Iterable, Mapping
 
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import DamerauLevenshtein
 
 from ._text import words
 
+_TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 MIN_FUZZY_LENGTH = 5
 FUZZY_CUTOFF = 85.0
+MIN_SWAP_LENGTH = 6
+SWAP_CUTOFF = 0.83  # one transposition in a six-letter word
 
 
 class Lexicon:
     """Maps slang phrases to canonical article terms and corrects misspelled key words."""
 
-    def __init__(self, entries: Mapping[str, Iterable[str]], known_words: Iterable[str]) -> None:
+    def __init__(self, entries: Mapping[str, Iterable[str]], known_words: Iterable[str],
+                 spellings: Iterable[str] = ()) -> None:
+        """`spellings` are further words worth correcting to (the red-flag vocabulary)."""
         self._canonical: dict[str, str] = {}
         for canonical, variants in entries.items():
             for variant in (canonical, *variants):
                 self._canonical.setdefault(" ".join(words(variant.lower())), canonical)
         alternatives = "|".join(map(re.escape, sorted(self._canonical, key=len, reverse=True)))
         self._pattern = re.compile(rf"\b(?:{alternatives})\b" if alternatives else "(?!)")
-        self._key_terms = sorted({w for phrase in self._canonical for w in phrase.split() if len(w) >= MIN_FUZZY_LENGTH})
+        self._key_terms = sorted({w for phrase in self._canonical for w in phrase.split() if len(w) >= MIN_FUZZY_LENGTH}
+                                 | {w for w in spellings if len(w) >= MIN_FUZZY_LENGTH})
         self._known = frozenset(known_words) | frozenset(self._key_terms)
 
     def corrections(self, text: str) -> list[str]:
         """Key terms that unknown words of `text` are probably misspellings of."""
-        fixed = []
+        return list(dict.fromkeys(self._fixes(text).values()))
+
+    def corrected(self, text: str, fixes: Mapping[str, str] | None = None) -> str:
+        """`text` with its misspelled key words replaced ("losing wieght" -> "losing weight")."""
+        fixes = self._fixes(text) if fixes is None else fixes
+        return _TOKEN.sub(lambda m: fixes.get(m.group(), m.group()), text) if fixes else text
+
+    def _fixes(self, text: str) -> dict[str, str]:
+        fixed = {}
         for token in dict.fromkeys(words(text)):
             if len(token) < MIN_FUZZY_LENGTH or token in self._known or not token.isalpha():
                 continue
             match = process.extractOne(token, self._key_terms, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
+            if match is None and len(token) >= MIN_SWAP_LENGTH:  # "wieght": two letters swapped
+                match = process.extractOne(token, self._key_terms, scorer=DamerauLevenshtein.normalized_similarity,
+                                           score_cutoff=SWAP_CUTOFF)
             if match and match[0][0] == token[0]:  # typos rarely change the first letter
-                fixed.append(match[0])
+                fixed[token] = match[0]
         return fixed
 
     def expand(self, text: str, corrections: list[str] | None = None) -> str:

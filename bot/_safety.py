@@ -81,7 +81,7 @@ def _found(flag: RedFlag, patterns: tuple[re.Pattern[str], ...], sentences: list
            negated: list[tuple[int, int]]) -> bool:
     hit = False
     for offset, sentence in sentences:
-        extra = flag.with_pain if patterns is flag.patterns and config.pain.search(sentence) else ()
+        extra = flag.with_pain if patterns is flag.patterns and _in_pain(sentence, config) else ()
         for pattern in patterns + extra:
             for match in pattern.finditer(sentence):
                 if flag.mine_only and _someone_else(sentence[:match.end()], config):
@@ -107,6 +107,12 @@ def _found_near(flag: RedFlag, sentences: list[tuple[int, str]], config: Config,
                 else:
                     hit = True
     return hit
+
+
+def _in_pain(sentence: str, config: Config) -> bool:
+    """Whether the sentence says something hurts ("doesn't bother me" does not)."""
+    return any(not _negated(sentence[max(0, m.start() - _NEGATION_WINDOW): m.start()], config)
+               for m in config.pain.finditer(sentence))
 
 
 def _someone_else(before: str, config: Config) -> bool:
@@ -147,8 +153,10 @@ class Safety:
 
     def screen(self, said: str, state: State) -> Screening:
         """The patterns over the whole message; a short reply may complete a sign begun last turn."""
-        corrections = self.lexicon.corrections(said[:CORRECTION_LIMIT])
-        found = scan(said + (". " + " ".join(corrections) if corrections else ""), self.config)
+        head = said[:CORRECTION_LIMIT]
+        corrections = self.lexicon.corrections(head)
+        fixed = self.lexicon.corrected(head) if corrections else ""
+        found = scan(said + ("\n" + fixed if fixed else ""), self.config)  # "tinglng", "losing wieght" read right too
         flags = found.flags
         rules = self.config.safety
         if len(words(said)) <= SHORT_REPLY and not rules.body_part.search(said):

@@ -24,7 +24,8 @@ def test_labelled_paraphrases(engine, name):
     assert len(scores.content_leaks) <= 1
 
 
-@pytest.mark.parametrize("name", ["triage_dev.yaml", "triage_dev_2.yaml", "triage_dev_3.yaml", "triage_dev_4.yaml", "triage_dev_5.yaml"])
+@pytest.mark.parametrize("name", ["triage_dev.yaml", "triage_dev_2.yaml", "triage_dev_3.yaml", "triage_dev_4.yaml", "triage_dev_5.yaml",
+                                  "triage_dev_6.yaml", "triage_dev_7.yaml"])
 def test_triage_sets(engine, name):
     """Every red flag caught, emergency and urgent ones in their tier, few false alarms."""
     scores = evaluate(load_cases(DATA / name), engine.answer)
