@@ -84,7 +84,7 @@ class Engine:
             return self._picture_reply(state)
         if triage:
             return self._red_flag_reply(triage, state, route.similarities)
-        uncovered = self.coverage.find(said) if self.config.intent_of(route.topic) != "greeting" else None
+        uncovered = None if route.smalltalk else self.coverage.find(said)
         if uncovered:
             return self._uncovered_reply(uncovered, state, screening)
         return self._reply(route, state)

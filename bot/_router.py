@@ -46,6 +46,7 @@ class Route:
     closest: tuple[str, ...] = ()
     similarities: np.ndarray | None = None
     followup: bool = False
+    smalltalk: bool = False  # a greeting recognised by its wording, not by the classifier
     classifier_flag: tuple[str, float] | None = None  # a red-flag topic the classifier ranked first, and its score
 
 
@@ -66,7 +67,7 @@ class Router:
             return Route(unreadable, 1.0)
         small = self._smalltalk(text)
         if small:
-            return Route(small, 1.0)
+            return Route(small, 1.0, smalltalk=True)
         if _mostly_unknown_words(text[:ANALYSIS_LIMIT], self.index.known_words):
             return Route("out_of_scope.other_language", 1.0)  # Spanish, French...: Latin script, not English
         head = head[:ANALYSIS_LIMIT]
