@@ -14,11 +14,13 @@ from pathlib import Path
 import yaml
 from rapidfuzz import fuzz, process
 
+from ._compose import Composer
 from ._errors import DataError
-from ._model import State
+from ._model import Reply, Source, State
 from ._text import normalize
 
 SKIPPED = "skipped"
+EVIDENCE = "said:"  # answers recorded as ("said:<cause>", the words that pointed to it)
 SCREEN = "screen"
 LABEL_MATCH = 80.0
 UNRELATED = 0.1  # relative chance of an answer that points to other causes
@@ -53,6 +55,8 @@ class CheckSpec:
     screen_no: re.Pattern[str]
     screen_choices: tuple[str, ...]
     questions: tuple[Question, ...]
+    evidence: dict[str, tuple[re.Pattern[str], ...]]  # cause -> what a free-text answer says that points to it
+    evidence_weight: float
 
 
 @dataclass(frozen=True)
@@ -81,9 +85,9 @@ def load_check(path: Path) -> CheckSpec:
     except yaml.YAMLError as exc:
         raise DataError(name, "", f"invalid YAML: {getattr(exc, 'problem', None) or exc}") from None
 
-    def need(value: object, kind: type, place: str):  # noqa: ANN202 - local checker
+    def need(value: object, kind: type | tuple[type, ...], place: str):  # noqa: ANN202 - local checker
         if not isinstance(value, kind):
-            raise DataError(name, place, f"expected {kind.__name__}, got {type(value).__name__}")
+            raise DataError(name, place, f"expected {getattr(kind, '__name__', 'a number')}, got {type(value).__name__}")
         return value
 
     def pattern(value: object, place: str) -> re.Pattern[str]:
@@ -122,6 +126,9 @@ def load_check(path: Path) -> CheckSpec:
         screen_no=pattern(screen.get("said_no"), "screen.said_no"),
         screen_choices=tuple(need(c, str, f"screen.choices[{i}]") for i, c in enumerate(need(screen.get("choices"), list, "screen.choices"))),
         questions=tuple(questions),
+        evidence={str(cause): tuple(pattern(p, f"evidence.{cause}[{n}]") for n, p in enumerate(need(pats, list, f"evidence.{cause}")))
+                  for cause, pats in need(data.get("evidence", {}), dict, "evidence").items()},
+        evidence_weight=float(need(data.get("evidence_weight", 0), (int, float), "evidence_weight")),
     )
 
 
@@ -131,6 +138,39 @@ class GuidedCheck:
     def __init__(self, spec: CheckSpec) -> None:
         self.spec = spec
         self.questions = {q.id: q for q in spec.questions}
+
+    def reply(self, step: Step, composer: Composer) -> Reply:
+        """The check's turn as a reply: the next question, the ranked causes, or that it stopped."""
+        state = replace(step.state, turns=step.state.turns + 1)
+        messages = self.spec.messages
+        if step.question is not None:
+            choices = self.choices(step.question)
+            opening = messages["again"] if step.repeat else messages["skipped"] if step.skipped else \
+                messages["intro"] if step.question == SCREEN else ""
+            numbered = "\n".join(f"{n}. {label}" for n, label in enumerate(choices, start=1))
+            text = "\n\n".join(filter(None, (opening, self.prompt(step.question), numbered)))
+            return Reply("check", f"check.{step.question}", text, (), 1.0, choices, state)
+        if step.cancelled:
+            return Reply("greeting", "greeting.check_cancelled", messages["cancelled"], (), 1.0,
+                         composer.suggestions("greeting"), state)
+        top, total = step.ranked[0][0], sum(score for _, score, _ in step.ranked)
+        sources = tuple(Source(cause, composer.headline(cause), round(score / total, 3)) for cause, score, _ in step.ranked)
+        return Reply("cause", top, self._result(step.ranked, composer), sources, step.ranked[0][1] / total,
+                     composer.suggestions("cause"), replace(state, topic=top, intent="cause"))
+
+    def _result(self, ranked: tuple[tuple[str, float, tuple[str, ...]], ...], composer: Composer) -> str:
+        """The likely causes, what pointed to each, and each one's fix from the article."""
+        messages = self.spec.messages
+        parts = [messages["result"]]
+        for n, (cause, _, reasons) in enumerate(ranked, start=1):
+            why = f" ({messages['because']}: " + "; ".join(f'"{r}"' for r in reasons) + ")" if reasons else ""
+            lines = [f"{n}. {composer.headline(cause)}{why}", composer.by_topic[cause][0].text]
+            fix = composer.config.pairs.get(cause)
+            if fix in composer.by_topic:
+                direct = composer.by_topic[fix][0]  # the FAQ answer if the topic has one, else its section
+                lines.append(f"{messages['fix']} ({' › '.join(direct.path)}): {direct.text}")
+            parts.append("\n".join(lines))
+        return "\n\n".join(parts)
 
     def wants_to_start(self, said: str) -> bool:
         """Whether a normalised message asks for the check."""
@@ -166,6 +206,7 @@ class GuidedCheck:
                 return Step(replace(state, check_retry=True), question=pending, repeat=True)
             found[pending] = SKIPPED  # asked twice: move on without it
         answers.update(found)
+        answers.update(self._evidence(said, answers))
         return self._next(replace(state, check_answers=tuple(answers.items()), check_retry=False),
                           skipped=found.get(pending) == SKIPPED)
 
@@ -210,6 +251,16 @@ class GuidedCheck:
                     break
         return found
 
+    def _evidence(self, said: str, answers: dict[str, str]) -> dict[str, str]:
+        """Causes a free-text answer names outright ("the pad sits on my belly"), with the words."""
+        found = {}
+        for cause, patterns in self.spec.evidence.items():
+            key = EVIDENCE + cause
+            match = next((m for p in patterns for m in [p.search(said)] if m), None)
+            if match and key not in answers:
+                found[key] = match.group()
+        return found
+
     def scores(self, answers: dict[str, str]) -> dict[str, float]:
         scores = dict(self.spec.priors)
         for qid, label in answers.items():
@@ -218,13 +269,15 @@ class GuidedCheck:
         return scores
 
     def _weights(self, qid: str, label: str) -> dict[str, float]:
+        if qid.startswith(EVIDENCE):
+            return {qid.removeprefix(EVIDENCE): self.spec.evidence_weight}
         question = self.questions.get(qid)
         choice = next((c for c in question.choices if c.label == label), None) if question else None
         return choice.weights if choice else {}
 
     def _next(self, state: State, skipped: bool = False) -> Step:
         answers = dict(state.check_answers)
-        asked = [q for q in answers if q != SCREEN]
+        asked = [q for q in answers if q != SCREEN and not q.startswith(EVIDENCE)]
         remaining = [q for q in self.spec.questions if q.id not in answers]
         if remaining and len(asked) < self.spec.max_questions:
             best = min(remaining, key=lambda q: self._expected_entropy(answers, q))

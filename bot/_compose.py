@@ -53,20 +53,6 @@ class Composer:
         template = self.config.intents[self.config.intent_of(topic)].get("ask", "{heading}?")
         return template.format(heading=self.headline(topic).lower())
 
-    def check_result(self, ranked: tuple[tuple[str, float, tuple[str, ...]], ...], pairs: dict[str, str],
-                     messages: dict[str, str]) -> str:
-        """The guided check's outcome: likely causes, what pointed to each, and each one's fix."""
-        parts = [messages["result"]]
-        for n, (cause, _, reasons) in enumerate(ranked, start=1):
-            why = f" ({messages['because']}: " + "; ".join(f'"{r}"' for r in reasons) + ")" if reasons else ""
-            lines = [f"{n}. {self.headline(cause)}{why}", self.by_topic[cause][0].text]
-            fix = pairs.get(cause)
-            if fix in self.by_topic:
-                direct = self.by_topic[fix][0]  # the FAQ answer if the topic has one, else its section
-                lines.append(f"{messages['fix']} ({' › '.join(direct.path)}): {direct.text}")
-            parts.append("\n".join(lines))
-        return "\n\n".join(parts)
-
     def suggestions(self, intent: str) -> tuple[str, ...]:
         """Follow-up questions offered after a reply of this intent."""
         return tuple(self.config.intents.get(intent, {}).get("suggestions", ()))

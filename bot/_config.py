@@ -130,10 +130,10 @@ _SCHEMA: dict[str, type] = {
 _REPLY_KEYS = (
     "greeting.hello", "greeting.thanks", "greeting.goodbye", "greeting.empty", "out_of_scope",
     "out_of_scope.not_text", "out_of_scope.other_language", "out_of_scope.unsure", "closest",
-    "not_covered", "covered_part",
+    "not_covered", "covered_part", "hedge",
 )
 _ROUTING_KEYS = (
-    "min_confidence", "red_flag_classifier", "followup_bonus", "retrieval_weight", "off_topic_bonus", "asked_mode_ratio",
+    "min_confidence", "sure", "red_flag_classifier", "followup_bonus", "retrieval_weight", "off_topic_bonus", "asked_mode_ratio",
 )
 _OFF_TOPIC_KEYS = ("instructions", "exercise", "unless_exercise", "pain_site", "unless_pain_site")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._check import SCREEN, GuidedCheck, Step, load_check
+from ._check import GuidedCheck, load_check
 from ._compose import Composer
 from ._config import Config, load_config
 from ._corpus import load_corpus
@@ -40,8 +40,10 @@ class Engine:
         self.corpus_path, self.intents_path = corpus, intents
         self.chunks = load_corpus(corpus)
         self.config = load_config(intents)
-        self.check = GuidedCheck(load_check(check or PROJECT_ROOT / "check.yaml"))
+        check_path = check or PROJECT_ROOT / "check.yaml"
+        self.check = GuidedCheck(load_check(check_path))
         _check_topics(self.config, self.chunks, str(intents))
+        _check_causes(self.check, self.chunks, str(check_path))
         slang_terms = self.config.lexicon if slang else {}
         key = content_key(self.chunks, intents.read_text(encoding="utf-8") + f"\nslang={slang}")
         folder = cache if cache is not None else cache_dir()
@@ -79,7 +81,7 @@ class Engine:
         if triage and not triage.sticky:
             return self._red_flag_reply(triage, state, route.similarities)
         if self.check.wants_to_start(said):
-            return self._check_reply(self.check.start(state))
+            return self.check.reply(self.check.start(state), self.composer)
         if self.config.picture.trigger.search(said) and not triage:
             return self._picture_reply(state)
         if triage:
@@ -124,7 +126,7 @@ class Engine:
         step = self.check.step(said, state)
         if step.red_flag:  # "yes" to the warning-signs screen
             return self._red_flag_reply(Triage((GENERAL_RED_FLAG,)), step.state, None)
-        return self._check_reply(step)
+        return self.check.reply(step, self.composer)
 
     def _picture_reply(self, state: State, suggestions: tuple[str, ...] | None = None) -> Reply:
         """The labelled setup picture; adapters draw it from `Reply.picture`."""
@@ -141,7 +143,11 @@ class Engine:
         sources: tuple[Source, ...] = ()
         suggestions = self.composer.suggestions(intent)
         if topic in self.composer.by_topic:
-            text = "\n\n".join(filter(None, (self.config.intents[intent].get("lead"), self.composer.article(topic))))
+            lead = self.config.intents[intent].get("lead")
+            if route.closest:  # middling confidence: say so, and offer the other likely topics
+                lead = self.config.replies["hedge"].format(heading=self.composer.headline(topic).lower())
+                suggestions = (*(self.composer.ask_about(t) for t in route.closest), *suggestions[:1])
+            text = "\n\n".join(filter(None, (lead, self.composer.article(topic))))
             sources = self._sources((topic,), route.similarities)
             if topic in self.config.picture.offer_after and not state.red_flags:
                 suggestions = (self.config.picture.suggestion, *suggestions)
@@ -166,27 +172,6 @@ class Engine:
         sources = self._sources(self.safety.sources(triage), scores)
         return Reply("red_flag", triage.topic, self.safety.guidance(triage), sources, 1.0,
                      self.safety.suggestions(triage), new_state)
-
-    def _check_reply(self, step: Step) -> Reply:
-        """A guided-check turn: the next question, the ranked causes, or how it ended."""
-        state = replace(step.state, turns=step.state.turns + 1)
-        messages = self.check.spec.messages
-        if step.question is not None:
-            choices = self.check.choices(step.question)
-            opening = messages["again"] if step.repeat else messages["skipped"] if step.skipped else \
-                messages["intro"] if step.question == SCREEN else ""
-            numbered = "\n".join(f"{n}. {label}" for n, label in enumerate(choices, start=1))
-            text = "\n\n".join(filter(None, (opening, self.check.prompt(step.question), numbered)))
-            return Reply("check", f"check.{step.question}", text, (), 1.0, choices, state)
-        if step.cancelled:
-            return Reply("greeting", "greeting.check_cancelled", messages["cancelled"], (), 1.0,
-                         self.composer.suggestions("greeting"), state)
-        top = step.ranked[0][0]
-        total = sum(score for _, score, _ in step.ranked)
-        text = self.composer.check_result(step.ranked, self.config.pairs, messages)
-        sources = tuple(Source(cause, self.composer.headline(cause), round(score / total, 3)) for cause, score, _ in step.ranked)
-        return Reply("cause", top, text, sources, step.ranked[0][1] / total, self.composer.suggestions("cause"),
-                     replace(state, topic=top, intent="cause"))
 
     def _sources(self, topics: tuple[str, ...], scores: np.ndarray | None) -> tuple[Source, ...]:
         """Chunks serving `topics`, best-scored first, with their retrieval similarity."""
@@ -234,6 +219,17 @@ def _check_topics(config: Config, chunks: tuple[Chunk, ...], name: str) -> None:
     for label, (section, quote) in config.picture.labels.items():
         if quote.lower() not in texts.get(section, ""):
             raise DataError(name, f"picture.labels.{label}", f"quote not found in section {section!r}")
+
+
+def _check_causes(check: GuidedCheck, chunks: tuple[Chunk, ...], name: str) -> None:
+    """Every cause the guided check weighs must be a section of the corpus."""
+    served = {c.topic for c in chunks}
+    spec = check.spec
+    named = [("priors", cause) for cause in spec.priors] + [("evidence", cause) for cause in spec.evidence] + [
+        (f"questions.{q.id}.{c.label}", cause) for q in spec.questions for c in q.choices for cause in c.weights]
+    for place, cause in named:
+        if cause not in served:
+            raise DataError(name, place, f"unknown cause {cause!r}")
 
 
 _ENGINE_LOCK = threading.Lock()

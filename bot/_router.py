@@ -43,7 +43,7 @@ class Route:
 
     topic: str
     confidence: float
-    closest: tuple[str, ...] = ()
+    closest: tuple[str, ...] = ()  # other likely topics, when unsure
     similarities: np.ndarray | None = None
     followup: bool = False
     smalltalk: bool = False  # a greeting recognised by its wording, not by the classifier
@@ -90,11 +90,17 @@ class Router:
                 intent != "greeting" and not on_topic):
             if best == "out_of_scope":
                 return Route(best, confidence, followup=followup, classifier_flag=flagged)
-            ranked = sorted((t for t in scores if "." in t and not t.startswith(("greeting", "out_of_scope", "red_flag"))),
-                            key=scores.__getitem__, reverse=True)
-            return Route("out_of_scope.unsure", confidence, closest=tuple(ranked[:3]), followup=followup,
+            return Route("out_of_scope.unsure", confidence, closest=tuple(self._ranked(scores)[:3]), followup=followup,
                          classifier_flag=flagged)
-        return Route(best, confidence, similarities=similarities, followup=followup, classifier_flag=flagged)
+        closest = () if confidence >= self.config.routing["sure"] else tuple(
+            t for t in self._ranked(scores) if t not in (best, self.partner.get(best)))[:2]
+        return Route(best, confidence, closest=closest, similarities=similarities, followup=followup,
+                     classifier_flag=flagged)
+
+    def _ranked(self, scores: dict[str, float]) -> list[str]:
+        """Answerable topics, best first."""
+        return sorted((t for t in scores if "." in t and not t.startswith(("greeting", "out_of_scope", "red_flag"))),
+                      key=scores.__getitem__, reverse=True)
 
     def _smalltalk(self, text: str) -> str | None:
         """'thanks, that fixed it!', 'hola :)', 'gotta head to the gym, later': short, no question, no pain."""

@@ -166,8 +166,10 @@ class Safety:
 
     def _with_earlier(self, flags: tuple[str, ...], state: State) -> Triage:
         """A new sign in a conversation that already had a graver one gets the graver tier's reminder."""
-        ranked = self.ranked(flags + state.red_flags)
-        return Triage(ranked, sticky=ranked[0] not in flags and self.tier(ranked[0]) != self.tier(self.ranked(flags)[0]))
+        new, earlier = self.ranked(flags), self.ranked(state.red_flags)
+        if earlier and self.tiers.index(self.tier(earlier[0])) < self.tiers.index(self.tier(new[0])):
+            return Triage(self.ranked(earlier + new), sticky=True)
+        return Triage(new)
 
     def body_parts(self, said: str) -> tuple[str, ...]:
         """The limbs a message names, kept so the next message can finish a sign ("my foot feels off")."""
