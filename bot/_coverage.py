@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from ._config import Config, Gap, near_spans
 from ._text import words
 
-_SENTENCE = re.compile(r"[^.?!;\n]+[.?!;\n]*")
+# Sentences, and clauses joined by "and"/"also"/"but" before a new question ("..., and where should...").
+_CLAUSE = re.compile(r"(?:[^.?!;\n,]|,(?! ?(?:and|also|plus|but|or) (?:how|what|where|why|when|which|should|can|could|is|are|do|does|will)\b))+[.?!;\n,]*")
 SHORT_MESSAGE = 12  # words: a message this short is a request as a whole
 
 
@@ -41,7 +42,7 @@ class Coverage:
         found: Gap | None = None
         rest = said
         short = len(words(said)) <= SHORT_MESSAGE
-        for match in _SENTENCE.finditer(said):
+        for match in _CLAUSE.finditer(said):
             sentence = match.group()
             if not short and not any(p.search(sentence) for p in self.asking):
                 continue  # "I do hip thrusts 3x a week" tells, it does not ask

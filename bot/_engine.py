@@ -97,8 +97,7 @@ class Engine:
         if uncovered.rest and self.config.question.search(uncovered.rest):
             rest = self.router.route(uncovered.rest, state, uncovered.rest, screening.corrections)
             if self.config.intent_of(rest.topic) in ("cause", "fix", "about"):
-                answered = self._reply(rest, state)
-                return replace(answered, text=f"{gap.say} {replies['covered_part']}\n\n{answered.text}")
+                return self._reply(rest, state, lead=f"{gap.say} {replies['covered_part']}")
         parts = [gap.say]
         sources: tuple[Source, ...] = ()
         if gap.related in self.composer.by_topic:
@@ -138,12 +137,13 @@ class Engine:
                      self.composer.suggestions("fix") if suggestions is None else suggestions,
                      replace(state, turns=state.turns + 1), picture=labels)
 
-    def _reply(self, route: Route, state: State) -> Reply:
+    def _reply(self, route: Route, state: State, lead: str | None = None) -> Reply:
+        """The answer from the article for a routed topic (or a fixed reply); `lead` replaces the opening."""
         topic, intent = route.topic, self.config.intent_of(route.topic)
         sources: tuple[Source, ...] = ()
         suggestions = self.composer.suggestions(intent)
         if topic in self.composer.by_topic:
-            lead = self.config.intents[intent].get("lead")
+            lead = lead or self.config.intents[intent].get("lead")
             if route.closest:  # middling confidence: say so, and offer the other likely topics
                 lead = self.config.replies["hedge"].format(heading=self.composer.headline(topic).lower())
                 suggestions = (*(self.composer.ask_about(t) for t in route.closest), *suggestions[:1])

@@ -1,0 +1,117 @@
+"""What the article does not answer is declined plainly; what it does answer is still answered."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot import State
+
+NOT_COVERED = [
+    ("how many sets and reps should I do on the hip thrust machine?", "programming"),
+    ("is 3 times a week too often for hip thrusts", "programming"),
+    ("is a 120kg hip thrust good for a woman my size?", "load_numbers"),
+    ("machine hip thrust vs barbell hip thrust, which is safer for the back?", "comparison"),
+    ("are glute bridges just as good as hip thrusts?", "comparison"),
+    ("can I keep doing hip thrusts now that I'm pregnant?", "pregnancy"),
+    ("when can I go back to the hip thrust machine after my c-section?", "pregnancy"),
+    ("should I take ibuprofen before my glute session?", "medication"),
+    ("ice or a heating pad for my back after thrusts?", "heat_ice"),
+    ("does creatine help with hip thrust strength?", "supplements"),
+    ("will the hip thrust machine make my butt bigger?", "aesthetics"),
+    ("my knees ache after hip thrusts, why?", "other_pain_site"),
+    ("how do I set up the abductor machine?", "other_equipment"),
+    ("which brand of hip thrust machine should I buy for my home gym?", "brands"),
+    ("my back hurts after golf, any tips?", "other_activity"),
+    ("who invented the hip thrust?", "history"),
+]
+
+
+@pytest.mark.parametrize(("text", "kind"), NOT_COVERED)
+def test_each_kind_the_article_does_not_answer_is_declined(engine, text, kind):
+    reply = engine.answer(text)
+    assert (reply.intent, reply.topic) == ("out_of_scope", f"out_of_scope.{kind}")
+    assert reply.text.startswith(engine.config.not_covered[[g.kind for g in engine.config.not_covered].index(kind)].say)
+    assert reply.suggestions
+
+
+def test_a_decline_says_what_the_article_does_say_when_it_is_related(engine):
+    reply = engine.answer("how many reps should I do?")
+    assert "doesn't give set, rep" in reply.text
+    assert "Prioritize perfect form over heavy weight" in reply.text
+    assert reply.sources[0].id == "fix.weight"
+
+
+def test_a_partly_covered_message_answers_the_covered_part(engine):
+    reply = engine.answer("how many sets should I do, and where should the pad sit on my hips?")
+    assert reply.intent == "fix" and reply.topic == "fix.pad_position"
+    assert reply.text.startswith("The article doesn't give set, rep")
+    assert reply.text.index("doesn't give") < reply.text.index("hip crease")
+    assert "hip crease" in reply.text
+
+
+@pytest.mark.parametrize("text", [
+    "I do hip thrusts 3x a week and my lower back aches at the top, why?",
+    "where should my feet go on the machine?",
+    "is a higher bench better than a lower one for my back?",
+    "thanks, lowering the bench fixed it!",
+])
+def test_context_that_only_mentions_those_kinds_is_not_declined(engine, text):
+    assert engine.answer(text).intent != "out_of_scope"
+
+
+@pytest.mark.parametrize(("text", "topic"), [
+    ("Cheers mate, that sorted it, will report back after leg day", "greeting.thanks"),
+    ("hola :)", "greeting.hello"),
+    ("gotta head to the gym now, later", "greeting.goodbye"),
+])
+def test_social_messages_are_greetings(engine, text, topic):
+    assert engine.answer(text).topic == topic
+
+
+def test_a_middling_confidence_answer_says_so_and_offers_other_topics(engine):
+    reply = engine.answer("Get to Know Your Glutes and Back")
+    sure = engine.config.routing["sure"]
+    if reply.confidence < sure:
+        assert reply.text.startswith("I think you're asking about")
+        assert len(reply.suggestions) >= 2
+    confident = engine.answer("how high should the bench be for hip thrusts?")
+    assert confident.confidence >= sure and not confident.text.startswith("I think")
+
+
+def test_unsure_wording_follows_the_confidence(engine):
+    """Every article answer below the threshold hedges, and none above it does."""
+    for text in ["glutes?", "my back and the machine", "thrust pad bench feet", "hips and the top"]:
+        reply = engine.answer(text)
+        if reply.intent in ("cause", "fix", "about"):
+            assert reply.text.startswith("I think you're asking about") == (reply.confidence < engine.config.routing["sure"])
+
+
+@pytest.mark.parametrize("text", [
+    "can you go through my form with me?",
+    "could you look over my setup",
+    "help me work out why my back hurts",
+    "ask me some questions to find the cause",
+])
+def test_plain_requests_start_the_check(engine, text):
+    assert engine.answer(text).topic == "check.screen"
+
+
+def test_the_check_counts_free_text_evidence_for_the_causes_it_names(converse):
+    replies = converse("/check", "no",
+                       "the pad sits high on my belly and my low back aches through each rep, moderate weight, feet fine",
+                       *["1"] * 6)
+    result = next(r for r in replies[2:] if r.intent != "check")
+    assert result.topic == "cause.pad_position"
+    assert "pad sits high on my belly" in result.text
+
+
+def test_a_not_covered_follow_up_after_a_red_flag_still_gets_the_guidance(converse):
+    _, later = converse("my foot goes numb on thrusts", "should I take ibuprofen for it?")
+    assert later.intent == "red_flag"
+
+
+def test_state_is_kept_through_a_decline(engine):
+    first = engine.answer("could the pad on my belly be the problem?")
+    declined = engine.answer("how many sets should I do?", first.state)
+    assert declined.state.topic == first.state.topic == "cause.pad_position"
+    assert isinstance(declined.state, State)
