@@ -169,8 +169,9 @@ class Router:
     def _choose_mode(self, best: str, scores: dict[str, float], text: str, cues: Cues, previous: State | None) -> str:
         """Between a cause and its matching fix, the message's wording decides (why vs how).
 
-        With no wording either way, a follow-up keeps the previous mode and a plain
-        statement ("my back hurts when...") asks for the cause; otherwise the classifier decides.
+        With no wording either way, a follow-up keeps the previous mode, and someone telling
+        what happens to them ("my back hurts when...") asks for the cause; otherwise (a heading
+        such as "glute activation before leg day") the classifier decides.
         """
         partner = self.partner.get(best)
         if partner is None or partner not in scores:
@@ -179,8 +180,9 @@ class Router:
             wanted = cues.mode
         elif not cues.any and previous is not None and previous.intent in ("cause", "fix"):
             wanted = previous.intent
-        elif not cues.any and not self.config.question.search(text):
-            wanted = "cause"
+        elif not cues.any and not self.config.question.search(text) and (
+                self.config.pain.search(text) or self.config.safety.me.search(text)):
+            wanted = "cause"  # "my back hurts when I lock out", "I blast my air out": telling asks why
         else:
             return best
         return best if self.config.intent_of(best) == wanted else partner
