@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-import os
+import logging
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -16,15 +16,16 @@ from ._config import Config, load_config
 from ._corpus import load_corpus
 from ._coverage import Coverage, Uncovered
 from ._errors import DataError
-from ._index import Index, build_index, cache_dir, content_key, load_cached, save_cached
+from ._index import Index, build_index, build_lock, cache_dir, content_key, load_cached, save_cached
+from ._knowledge import PACKAGED, knowledge_paths
 from ._lexicon import Lexicon
 from ._model import Chunk, Reply, Source, State
 from ._router import Route, Router
 from ._safety import Safety, Screening, Triage
 from ._text import normalize, words
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MAX_SOURCES = 3
+logger = logging.getLogger("hipbot")  # the adapters decide where this goes; message text is never logged
 
 
 class Engine:
@@ -40,14 +41,14 @@ class Engine:
         self.corpus_path, self.intents_path = corpus, intents
         self.chunks = load_corpus(corpus)
         self.config = load_config(intents)
-        check_path = check or PROJECT_ROOT / "check.yaml"
+        check_path = check or knowledge_paths().check
         self.check = GuidedCheck(load_check(check_path))
         _check_topics(self.config, self.chunks, str(intents))
         _check_causes(self.check, self.chunks, str(check_path))
         slang_terms = self.config.lexicon if slang else {}
         key = content_key(self.chunks, intents.read_text(encoding="utf-8") + f"\nslang={slang}")
         folder = cache if cache is not None else cache_dir()
-        cached = load_cached(key, folder)
+        cached = load_cached(key, folder) or load_cached(key, PACKAGED)  # the wheel ships one, built for its files
         known = cached.known_words if cached else _known_words(self.config, self.chunks)
         self.lexicon = Lexicon(slang_terms, known, self.config.safety.spellings)
         self.index = cached or self._build_index(key, folder, known)
@@ -61,8 +62,12 @@ class Engine:
         domain = " ".join(documents + [normalize(title) for title in {c.document for c in self.chunks}] + [
             normalize(f"{canonical} {' '.join(variants)}") for canonical, variants in self.config.lexicon.items()
         ] + [normalize(flag.signs) for flag in self.config.red_flags])
-        index = build_index(documents, self._samples(), domain, known)
-        save_cached(key, folder, index)
+        with build_lock(key, folder):  # processes starting together build once
+            index = load_cached(key, folder)
+            if index is None:
+                logger.warning("Building the answer index for this knowledge (first run only; a few seconds).")
+                index = build_index(documents, self._samples(), domain, known)
+                save_cached(key, folder, index)
         return index
 
     def answer(self, text: str, state: State | None = None) -> Reply:
@@ -237,12 +242,10 @@ _ENGINE_LOCK = threading.Lock()
 
 @functools.cache
 def default_engine() -> Engine:
-    """The engine over this project's corpus/, intents.yaml and check.yaml ($HIPBOT_CORPUS, $HIPBOT_INTENTS, $HIPBOT_CHECK)."""
-    corpus = Path(os.environ.get("HIPBOT_CORPUS") or PROJECT_ROOT / "corpus")
-    intents = Path(os.environ.get("HIPBOT_INTENTS") or PROJECT_ROOT / "intents.yaml")
-    check = Path(os.environ.get("HIPBOT_CHECK") or PROJECT_ROOT / "check.yaml")
+    """The engine over hipbot's knowledge (see `knowledge_paths`: environment, checkout or package)."""
+    paths = knowledge_paths()
     with _ENGINE_LOCK:  # threads asking first share one build
-        return _engine_for(corpus, intents, check)
+        return _engine_for(paths.corpus, paths.intents, paths.check)
 
 
 @functools.cache

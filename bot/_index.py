@@ -6,9 +6,12 @@ The cache file is keyed by a hash of the corpus, intents.yaml and the feature co
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
+from collections.abc import Iterator
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -83,8 +86,8 @@ def build_index(chunk_texts: list[str], samples: list[tuple[str, str]], domain_t
 def content_key(chunks: tuple[Chunk, ...], intents_text: str) -> str:
     """Hash of everything the index depends on: chunks, intents.yaml and the feature code."""
     digest = hashlib.sha256(f"format {INDEX_FORMAT}\n".encode())
-    for chunk in chunks:
-        digest.update(repr(chunk).encode())
+    for chunk in chunks:  # by file name, not path: the checkout and an installed package agree
+        digest.update(repr(replace(chunk, source=Path(chunk.source).name)).encode())
     digest.update(intents_text.encode())
     here = Path(__file__).parent
     for name in _CODE_FILES:
@@ -143,6 +146,23 @@ def save_cached(key: str, folder: Path, index: Index) -> Path | None:
     except OSError:
         Path(temporary).unlink(missing_ok=True)
         return None
+
+
+@contextlib.contextmanager
+def build_lock(key: str, folder: Path) -> Iterator[None]:
+    """Held while one process builds the index for `key`: others starting at once wait, then load it.
+    Without a writable cache folder there is nothing to share, and no lock."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle = os.open(folder / f".index-{key}.lock", os.O_CREAT | os.O_RDWR, 0o600)
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(handle)  # closing releases the lock
 
 
 def _pack(strings: list[str]) -> np.ndarray:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -16,6 +17,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse the command line and run one sub-command; data errors exit with status 2."""
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.command != "telegram":  # the bot configures its own logging
+        logging.basicConfig(format="hipbot: %(message)s", level=logging.WARNING)
     try:
         return int(args.run(args) or 0)
     except DataError as exc:
@@ -28,8 +31,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("hipbot")
+    except PackageNotFoundError:  # run from a checkout that is not installed
+        return "unknown"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hipbot", description="Back pain on the hip thrust machine: answers from one expert article. Not medical advice.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     ask = commands.add_parser("ask", help="answer one question (or JSON lines from stdin with --jsonl)")
