@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,19 +25,28 @@ class Near:
     unless: re.Pattern[str] | None = None  # a sentence matching this does not count ("after leg day")
 
 
-def near_spans(rule: Near, sentence: str) -> list[tuple[int, int]]:
-    """Spans where the rule's two parts stand close enough together, in either order."""
-    if rule.unless and rule.unless.search(sentence):
-        return []
-    spans = []
-    for a in rule.first.finditer(sentence):
-        for b in rule.second.finditer(sentence):
-            if a.start() < b.end() and b.start() < a.end():
+NEAR_CHARACTERS_PER_WORD = 25
+
+
+def near_spans(rule: Near, sentence: str, start: int = 0, end: int | None = None) -> Iterator[tuple[int, int]]:
+    """Spans where the rule's two parts stand close enough together, in either order, left to
+    right, within sentence[start:end] (patterns still see the text around it)."""
+    end = len(sentence) if end is None else end
+    if rule.unless and rule.unless.search(sentence, start, end):
+        return
+    seconds = [(m.start(), m.end()) for m in rule.second.finditer(sentence, start, end)]
+    if not seconds:
+        return
+    starts = [start for start, _ in seconds]
+    reach = NEAR_CHARACTERS_PER_WORD * (rule.words + 1)  # only nearby second parts can be close enough
+    for a in rule.first.finditer(sentence, start, end):
+        nearby = seconds[bisect.bisect_left(starts, a.start() - reach): bisect.bisect_right(starts, a.end() + reach)]
+        for b_start, b_end in nearby:
+            if a.start() < b_end and b_start < a.end():
                 continue  # overlapping
-            gap = sentence[min(a.end(), b.end()): max(a.start(), b.start())]
+            gap = sentence[min(a.end(), b_end): max(a.start(), b_start)]
             if len(gap.split()) <= rule.words:
-                spans.append((min(a.start(), b.start()), max(a.end(), b.end())))
-    return spans
+                yield min(a.start(), b_start), max(a.end(), b_end)
 
 
 @dataclass(frozen=True)

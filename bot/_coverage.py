@@ -56,4 +56,4 @@ class Coverage:
 def _asks(gap: Gap, sentence: str) -> bool:
     if gap.unless and gap.unless.search(sentence):
         return False
-    return any(p.search(sentence) for p in gap.patterns) or any(near_spans(rule, sentence) for rule in gap.near)
+    return any(p.search(sentence) for p in gap.patterns) or any(next(near_spans(rule, sentence), None) for rule in gap.near)

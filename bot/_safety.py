@@ -16,13 +16,15 @@ from ._compose import Composer, after_first_sentence, source_line
 from ._config import Config, RedFlag, near_spans
 from ._lexicon import Lexicon
 from ._model import State
-from ._text import words
+from ._text import ANALYSIS_LIMIT, words
 
 _SENTENCE = re.compile(r"[^.?!;\n]+")
 _ELLIPSIS = re.compile(r"\.{2,}")  # "my leg just... gave out": one sentence
 _NEGATION_WINDOW = 30  # characters before a sign that a negation may stand in
+_PERSON_WINDOW = 200  # characters before a sign read for whose history it is
 MAX_WORDS_BETWEEN = 2  # "don't have any tingling": a negation this close governs the sign
 CORRECTION_LIMIT = 20_000  # characters checked for misspelled key words (the patterns see everything)
+WINDOW, WINDOW_OVERLAP = 2000, 400  # a sentence longer than WINDOW is read in overlapping windows
 SHORT_REPLY = 12  # words: a message this short may finish a sign the previous one began
 GENERAL = "red_flag.general"
 
@@ -67,7 +69,7 @@ def scan(text: str, config: Config) -> Scan:
     """Look for every red flag's signs in normalised `text`."""
     negated: list[tuple[int, int]] = []
     text = _ELLIPSIS.sub(lambda m: "," + " " * (len(m.group()) - 1), text)
-    sentences = [(m.start(), m.group()) for m in _SENTENCE.finditer(text)]
+    sentences = _pieces(text)
     found = [flag.topic for flag in config.red_flags
              if _found(flag, flag.patterns, sentences, config, negated) | _found_near(flag, sentences, config, negated)]
     for flag in config.red_flags:  # signs that count only next to other signs ("fell" with a numb leg)
@@ -77,42 +79,75 @@ def scan(text: str, config: Config) -> Scan:
     return Scan(tuple(f.topic for f in config.red_flags if f.topic in found), tuple(negated))
 
 
-def _found(flag: RedFlag, patterns: tuple[re.Pattern[str], ...], sentences: list[tuple[int, str]], config: Config,
+@dataclass(frozen=True)
+class _Piece:
+    """Where to read: a sentence (at `offset` in the message), from `start` to `end` within it."""
+
+    offset: int
+    sentence: str
+    start: int
+    end: int
+
+
+def _pieces(text: str) -> list[_Piece]:
+    """The sentences; a very long one in overlapping windows. Patterns read a window with the
+    whole sentence around it (a negation just before a window still counts). A window seen
+    before is read once (a message repeating itself is no slower), except where routing reads."""
+    pieces, seen = [], set()
+    for match in _SENTENCE.finditer(text):
+        sentence, offset = match.group(), match.start()
+        starts = range(0, max(1, len(sentence) - WINDOW_OVERLAP), WINDOW - WINDOW_OVERLAP) if len(sentence) > WINDOW else (0,)
+        for start in starts:
+            end = min(len(sentence), start + WINDOW)
+            window = sentence[start:end]
+            if window in seen and offset + start > ANALYSIS_LIMIT:
+                continue
+            seen.add(window)
+            pieces.append(_Piece(offset, sentence, start, end))
+    return pieces
+
+
+def _found(flag: RedFlag, patterns: tuple[re.Pattern[str], ...], pieces: list[_Piece], config: Config,
            negated: list[tuple[int, int]]) -> bool:
     hit = False
-    for offset, sentence in sentences:
-        extra = flag.with_pain if patterns is flag.patterns and _in_pain(sentence, config) else ()
+    for piece in pieces:
+        extra = flag.with_pain if patterns is flag.patterns and _in_pain(piece, config) else ()
         for pattern in patterns + extra:
-            for match in pattern.finditer(sentence):
-                if flag.mine_only and _someone_else(sentence[:match.end()], config):
-                    continue
-                if _negated(sentence[max(0, match.start() - _NEGATION_WINDOW): match.start()], config):
-                    negated.append((offset + match.start(), offset + match.end()))
-                else:
-                    hit = True
+            for match in pattern.finditer(piece.sentence, piece.start, piece.end):
+                if hit and piece.offset + match.start() > ANALYSIS_LIMIT:
+                    break  # found; negated signs past what routing reads need not be blanked
+                hit = _judge(flag, piece, match.start(), match.end(), config, negated) or hit
     return hit
 
 
-def _found_near(flag: RedFlag, sentences: list[tuple[int, str]], config: Config,
-                negated: list[tuple[int, int]]) -> bool:
+def _found_near(flag: RedFlag, pieces: list[_Piece], config: Config, negated: list[tuple[int, int]]) -> bool:
     """Whether a two-part sign ("numb" near "foot") is said, in either order, and not negated."""
     hit = False
-    for offset, sentence in sentences:
+    for piece in pieces:
         for rule in flag.near:
-            for start, end in near_spans(rule, sentence):
-                if flag.mine_only and _someone_else(sentence[:end], config):
-                    continue
-                if _negated(sentence[max(0, start - _NEGATION_WINDOW): start], config):
-                    negated.append((offset + start, offset + end))
-                else:
-                    hit = True
+            for start, end in near_spans(rule, piece.sentence, piece.start, piece.end):
+                if hit and piece.offset + start > ANALYSIS_LIMIT:
+                    break
+                hit = _judge(flag, piece, start, end, config, negated) or hit
     return hit
 
 
-def _in_pain(sentence: str, config: Config) -> bool:
+def _judge(flag: RedFlag, piece: _Piece, start: int, end: int, config: Config, negated: list[tuple[int, int]]) -> bool:
+    """Whether a sign found at start..end counts: not someone else's (where that matters), not negated."""
+    sentence = piece.sentence
+    if flag.mine_only and _someone_else(sentence[max(0, end - _PERSON_WINDOW): end], config):
+        return False
+    if _negated(sentence[max(0, start - _NEGATION_WINDOW): start], config):
+        negated.append((piece.offset + start, piece.offset + end))
+        return False
+    return True
+
+
+def _in_pain(piece: _Piece, config: Config) -> bool:
     """Whether the sentence says something hurts ("doesn't bother me" does not)."""
+    sentence = piece.sentence
     return any(not _negated(sentence[max(0, m.start() - _NEGATION_WINDOW): m.start()], config)
-               for m in config.pain.finditer(sentence))
+               for m in config.pain.finditer(sentence, piece.start, piece.end))
 
 
 def _someone_else(before: str, config: Config) -> bool:

@@ -180,9 +180,11 @@ def test_two_processes_building_the_cache_at_once_leave_a_valid_file(project):
         "import sys; from pathlib import Path; from bot import Engine; p = Path(sys.argv[1]); "
         "print(Engine(p / 'corpus', p / 'intents.yaml', cache=p / 'cache').answer('how high should the bench be?').topic)"
     )
-    runs = [subprocess.Popen([sys.executable, "-c", code, str(project)], stdout=subprocess.PIPE, text=True, cwd=ROOT)
-            for _ in range(2)]
-    assert [run.communicate(timeout=300)[0].strip() for run in runs] == ["fix.bench_height"] * 2
-    files = list((project / "cache").iterdir())
+    runs = [subprocess.Popen([sys.executable, "-c", code, str(project)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, cwd=ROOT) for _ in range(2)]
+    outputs = [run.communicate(timeout=300) for run in runs]
+    assert [out.strip() for out, _ in outputs] == ["fix.bench_height"] * 2
+    assert sum("Building the answer index" in err for _, err in outputs) == 1  # one built, the other waited and loaded
+    files = [f for f in (project / "cache").iterdir() if not f.name.endswith(".lock")]
     assert len(files) == 1 and files[0].name.startswith("index-")  # no temporary file left behind
     assert load_cached(files[0].stem.removeprefix("index-"), project / "cache") is not None
