@@ -97,6 +97,7 @@ def run_telegram(args: argparse.Namespace) -> int:
         token, base_url=args.base_url, base_file_url=args.base_file_url,
         persistence=persistence, rate_limit=not args.no_rate_limit,
     )
+    application.bot_data["mode"] = f"webhook {args.webhook} on {args.listen}:{args.port}" if args.webhook else "long polling"
     try:
         if args.webhook:
             application.run_webhook(

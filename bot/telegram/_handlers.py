@@ -94,6 +94,8 @@ class Handlers:
         """Publish the command menu and load the corpus before the first message arrives."""
         await retrying(functools.partial(application.bot.set_my_commands, COMMANDS))
         await asyncio.to_thread(self.answer, "hello", None)
+        mode = application.bot_data.get("mode", "polling")
+        logger.info("hipbot ready as @%s (%s)", application.bot.username, mode)  # never the token
 
     async def start(self, update: Update, context: Context) -> None:
         """/start: what the bot is, what it answers, and that it is not medical advice."""
