@@ -31,6 +31,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
+def _default_sessions() -> int:
+    from .jsonl import MAX_SESSIONS
+
+    value = os.environ.get("HIPBOT_JSONL_SESSIONS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else MAX_SESSIONS
+
+
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -50,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     mode = ask.add_mutually_exclusive_group()
     mode.add_argument("--json", action="store_true", help="print the reply as one JSON object")
     mode.add_argument("--jsonl", action="store_true", help="read {\"text\", \"session\"} lines from stdin, write one JSON reply per line")
+    ask.add_argument("--max-sessions", type=_positive, default=_default_sessions(), metavar="N",
+                     help="with --jsonl: remember at most N sessions, forgetting the least recently used "
+                          "(default 10000, or $HIPBOT_JSONL_SESSIONS)")
     ask.set_defaults(run=_ask)
 
     chat = commands.add_parser("chat", help="talk to hipbot in the terminal")
@@ -70,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _ask(args: argparse.Namespace) -> int:
-    from ._engine import answer
+    from ._engine import answer, default_engine
 
     if args.jsonl:
         from .jsonl import serve_jsonl
@@ -78,7 +95,8 @@ def _ask(args: argparse.Namespace) -> int:
         if args.text:
             print("hipbot: error: --jsonl reads questions from stdin, not from arguments", file=sys.stderr)
             return 2
-        return serve_jsonl(sys.stdin, sys.stdout, answer)
+        default_engine()  # an unusable corpus is one error line and exit 2, before any line is read
+        return serve_jsonl(sys.stdin, sys.stdout, answer, args.max_sessions)
     text = " ".join(args.text)
     reply = answer(text)
     if args.json:

@@ -165,3 +165,34 @@ def test_jsonl_bad_sessions_are_line_errors_and_numbers_differ_from_strings():
     out = [json.loads(line) for line in result.stdout.splitlines()]
     assert [("error" in o) for o in out] == [True, True, False, False, False]
     assert out[3]["topic"] == "fix.general" and out[4]["topic"] == "fix.bench_height"
+
+
+def test_jsonl_forgets_the_least_recently_used_session_beyond_its_limit():
+    lines = [{"text": "could the pad on my belly be the problem?", "session": "a"},
+             {"text": "hi", "session": "b"},
+             {"text": "hi", "session": "c"},  # with room for two, "a" is forgotten here
+             {"text": "ok how do I fix that?", "session": "a"}]
+    result = hipbot("ask", "--jsonl", "--max-sessions", "2", stdin="\n".join(json.dumps(l) for l in lines) + "\n")
+    replies = [json.loads(l) for l in result.stdout.splitlines()]
+    assert replies[0]["topic"] == "cause.pad_position"
+    assert replies[3]["topic"] != "fix.pad_position"  # no memory of "a" any more
+    kept = hipbot("ask", "--jsonl", "--max-sessions", "3", stdin="\n".join(json.dumps(l) for l in lines) + "\n")
+    assert json.loads(kept.stdout.splitlines()[3])["topic"] == "fix.pad_position"
+
+
+def test_jsonl_refuses_session_ids_over_200_characters():
+    result = hipbot("ask", "--jsonl", stdin=json.dumps({"text": "hi", "session": "x" * 201}) + "\n")
+    assert "longer than 200" in json.loads(result.stdout)["error"] and result.returncode == 1
+
+
+def test_jsonl_with_an_unusable_corpus_is_one_line_and_exit_2_before_reading(tmp_path):
+    result = hipbot("ask", "--jsonl", stdin='{"text": "hi"}\n', env={"HIPBOT_CORPUS": str(tmp_path / "missing")})
+    assert result.returncode == 2 and result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1 and "missing" in result.stderr
+
+
+def test_a_closed_pipe_ends_quietly():
+    process = subprocess.Popen(f"{sys.executable} -m bot.cli ask --jsonl | head -1", shell=True, text=True,
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    out, err = process.communicate('{"text": "hi"}\n' * 200, timeout=120)
+    assert len(out.splitlines()) == 1 and "Traceback" not in err
