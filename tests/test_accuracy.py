@@ -33,3 +33,11 @@ def test_triage_sets(engine, name):
     assert all(right == labelled for right, labelled in scores.tiers().values()), scores.tiers()
     assert scores.false_escalation <= 0.03
     assert scores.accuracy >= 0.93
+
+
+def test_indirect_wordings_set(engine):
+    """Signs described only by metaphor and consequence ("my foot feels like it's someone else's"):
+    the hardest set, held to a slightly lower recall, and still no false alarms."""
+    scores = evaluate(load_cases(DATA / "triage_dev_8.yaml"), engine.answer)
+    assert scores.red_flag_recall >= 0.95, _missed_red_flags(scores)
+    assert scores.false_escalation <= 0.03
