@@ -23,10 +23,10 @@ SHORT_MESSAGE = 12  # words: a message this short is a request as a whole
 
 @dataclass(frozen=True)
 class Uncovered:
-    """The first kind of request the article does not answer, and the message without it."""
+    """The first kind of request the article does not answer, and the other questions asked."""
 
     gap: Gap
-    rest: str  # the message with the sentences that asked it blanked out
+    rest: str  # the clauses that ask something else, if any (a covered part to answer)
 
 
 class Coverage:
@@ -37,20 +37,22 @@ class Coverage:
         self.asking = (config.question, *config.cues["cause"], *config.cues["fix"])
 
     def find(self, said: str) -> Uncovered | None:
-        """The first not-covered request in normalised `said`, if any: in a sentence that asks
+        """The first not-covered request in normalised `said`, if any: in a clause that asks
         something, or anywhere in a short message ("hip thrust sets and reps")."""
         found: Gap | None = None
-        rest = said
+        other_questions = []
         short = len(words(said)) <= SHORT_MESSAGE
         for match in _CLAUSE.finditer(said):
-            sentence = match.group()
-            if not short and not any(p.search(sentence) for p in self.asking):
+            clause = match.group()
+            asks = any(p.search(clause) for p in self.asking)
+            if not short and not asks:
                 continue  # "I do hip thrusts 3x a week" tells, it does not ask
-            gap = next((g for g in self.gaps if _asks(g, sentence)), None)
+            gap = next((g for g in self.gaps if _asks(g, clause)), None)
             if gap is not None:
                 found = found or gap
-                rest = rest[:match.start()] + " " * len(sentence) + rest[match.end():]
-        return Uncovered(found, rest.strip()) if found else None
+            elif asks:
+                other_questions.append(clause)
+        return Uncovered(found, " ".join(other_questions).strip()) if found else None
 
 
 def _asks(gap: Gap, sentence: str) -> bool:

@@ -99,7 +99,7 @@ class Engine:
     def _uncovered_reply(self, uncovered: Uncovered, state: State, screening: Screening) -> Reply:
         """Say what the article does not cover; answer the rest of the message if it asks something it does."""
         gap, replies = uncovered.gap, self.config.replies
-        if uncovered.rest and self.config.question.search(uncovered.rest):
+        if uncovered.rest and not self.index.domain_words.isdisjoint(words(uncovered.rest)):
             rest = self.router.route(uncovered.rest, state, uncovered.rest, screening.corrections)
             if self.config.intent_of(rest.topic) in ("cause", "fix", "about"):
                 return self._reply(rest, state, lead=f"{gap.say} {replies['covered_part']}")
