@@ -59,6 +59,7 @@ class Gap:
     patterns: tuple[re.Pattern[str], ...]
     near: tuple[Near, ...]
     unless: re.Pattern[str] | None
+    subject: bool = False  # naming it outside a question makes it what a bare "has this happened to anyone?" asks about
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,7 @@ class Config:
     safety: SafetyRules
     not_covered: tuple[Gap, ...]
     smalltalk: dict[str, re.Pattern[str]]
+    topic_cues: dict[str, tuple[re.Pattern[str], ...]]
     lexicon: dict[str, tuple[str, ...]]
     examples: dict[str, tuple[str, ...]]
     picture: Picture
@@ -135,7 +137,7 @@ _SCHEMA: dict[str, type] = {
     "version": int, "intents": dict, "replies": dict, "routing": dict, "pairs": dict, "cues": dict,
     "off_topic": dict, "back_trouble": str, "question": str, "followup": list, "followup_breakers": str,
     "pain": str, "negation": str, "negation_breakers": str, "red_flags": dict,
-    "tiers": dict, "safety": dict, "not_covered": dict, "smalltalk": dict,
+    "tiers": dict, "safety": dict, "not_covered": dict, "smalltalk": dict, "topic_cues": dict,
     "lexicon": dict, "examples": dict, "picture": dict,
 }
 _REPLY_KEYS = (
@@ -144,7 +146,7 @@ _REPLY_KEYS = (
     "not_covered", "covered_part", "hedge",
 )
 _ROUTING_KEYS = (
-    "min_confidence", "sure", "red_flag_classifier", "followup_bonus", "retrieval_weight", "off_topic_bonus", "asked_mode_ratio",
+    "min_confidence", "sure", "red_flag_classifier", "topic_cue_bonus", "followup_bonus", "retrieval_weight", "off_topic_bonus", "asked_mode_ratio",
 )
 _OFF_TOPIC_KEYS = ("instructions", "exercise", "unless_exercise", "pain_site", "unless_pain_site")
 
@@ -260,7 +262,8 @@ def _build(raw: Any, check: _Checker) -> Config:
         negation_breakers=check.pattern(data["negation_breakers"], "negation_breakers"),
         red_flags=red_flags, tiers=tiers, safety=_safety(data["safety"], check),
         not_covered=_not_covered(data["not_covered"], check),
-        smalltalk={str(k): check.pattern(v, f"smalltalk.{k}") for k, v in data["smalltalk"].items()}, lexicon=lexicon, examples=examples, picture=_picture(data["picture"], check),
+        smalltalk={str(k): check.pattern(v, f"smalltalk.{k}") for k, v in data["smalltalk"].items()},
+        topic_cues={str(k): check.patterns(v, f"topic_cues.{k}") for k, v in data["topic_cues"].items()}, lexicon=lexicon, examples=examples, picture=_picture(data["picture"], check),
     )
 
 
@@ -313,7 +316,8 @@ def _not_covered(raw: dict, check: _Checker) -> tuple[Gap, ...]:
     gaps = []
     for kind, spec in raw.items():
         place = f"not_covered.{kind}"
-        check.keys(check.typed(spec, dict, place), ("say", "related", "patterns", "near", "unless"), place, required=("say",))
+        check.keys(check.typed(spec, dict, place), ("say", "related", "patterns", "near", "unless", "subject"), place,
+                   required=("say",))
         unless = spec.get("unless")
         gaps.append(Gap(
             kind=str(kind),
@@ -323,6 +327,7 @@ def _not_covered(raw: dict, check: _Checker) -> tuple[Gap, ...]:
             near=tuple(_near(rule, f"{place}.near[{i}]", check)
                        for i, rule in enumerate(check.typed(spec.get("near", []), list, f"{place}.near"))),
             unless=check.pattern(unless, f"{place}.unless") if unless is not None else None,
+            subject=check.typed(spec.get("subject", False), bool, f"{place}.subject"),
         ))
     return tuple(gaps)
 

@@ -32,26 +32,32 @@ class Uncovered:
 class Coverage:
     """Finds requests the corpus cannot answer."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, domain_words: frozenset[str]) -> None:
         self.gaps = config.not_covered
         self.asking = (config.question, *config.cues["cause"], *config.cues["fix"])
+        self.domain_words = domain_words
 
     def find(self, said: str) -> Uncovered | None:
         """The first not-covered request in normalised `said`, if any: in a clause that asks
         something, or anywhere in a short message ("hip thrust sets and reps")."""
         found: Gap | None = None
+        told: Gap | None = None  # a not-covered subject named outside a question ("...the abductor machine.")
         other_questions = []
         short = len(words(said)) <= SHORT_MESSAGE
         for match in _CLAUSE.finditer(said):
             clause = match.group()
             asks = any(p.search(clause) for p in self.asking)
-            if not short and not asks:
-                continue  # "I do hip thrusts 3x a week" tells, it does not ask
             gap = next((g for g in self.gaps if _asks(g, clause)), None)
+            if not short and not asks:
+                told = told or (gap if gap is not None and gap.subject else None)  # "I do hip thrusts 3x a week" tells
+                continue
             if gap is not None:
                 found = found or gap
             elif asks:
                 other_questions.append(clause)
+        if found is None and told is not None and other_questions and not any(
+                self.domain_words.intersection(words(q)) for q in other_questions):
+            return Uncovered(told, "")  # "...quadriceps tendon pain. Has this happened to anyone else?"
         return Uncovered(found, " ".join(other_questions).strip()) if found else None
 
 

@@ -55,7 +55,7 @@ class Engine:
         self.router = Router(self.config, self.lexicon, self.index, tuple(c.topic for c in self.chunks))
         self.composer = Composer(self.config, self.chunks)
         self.safety = Safety(self.config, self.lexicon, self.composer)
-        self.coverage = Coverage(self.config)
+        self.coverage = Coverage(self.config, self.index.domain_words)
 
     def _build_index(self, key: str, folder: Path, known: frozenset[str]) -> Index:
         documents = [self._chunk_text(c) for c in self.chunks]

@@ -77,6 +77,9 @@ class Router:
         scores, similarities = self._scores(vector)
         if self._off_topic(head) and "out_of_scope" in scores:
             scores["out_of_scope"] += self.config.routing["off_topic_bonus"]
+        for topic, patterns in self.config.topic_cues.items():  # "what muscles...", "5 reasons to hip thrust"
+            if topic in scores and any(p.search(head) for p in patterns):
+                scores[topic] += self.config.routing["topic_cue_bonus"]
         cues = Cues(*(sum(bool(p.search(head)) for p in self.config.cues[m]) for m in ("cause", "fix")))
         followup = self._is_followup(head, scores, state)
         best, flagged = self._best_topic(scores, head, cues, state if followup else None)
@@ -103,9 +106,12 @@ class Router:
                       key=scores.__getitem__, reverse=True)
 
     def _smalltalk(self, text: str) -> str | None:
-        """'thanks, that fixed it!', 'hola :)', 'gotta head to the gym, later': short, no question, no pain."""
-        if len(words(text)) > SMALLTALK_WORDS or self.config.question.search(text) or self.config.pain.search(text) \
-                or any(p.search(text) for mode in ("cause", "fix") for p in self.config.cues[mode]):
+        """'thanks, that fixed it!', 'hola :)', 'I'm back, did you miss me?': short, no pain, and no
+        question about the subject (a question with none of the corpus's words is still small talk)."""
+        if len(words(text)) > SMALLTALK_WORDS or self.config.pain.search(text):
+            return None
+        asks = self.config.question.search(text) or any(p.search(text) for mode in ("cause", "fix") for p in self.config.cues[mode])
+        if asks and not self.index.domain_words.isdisjoint(words(text)):
             return None
         return next((topic for topic, pattern in self.config.smalltalk.items() if pattern.search(text)), None)
 

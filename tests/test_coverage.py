@@ -115,3 +115,23 @@ def test_state_is_kept_through_a_decline(engine):
     declined = engine.answer("how many sets should I do?", first.state)
     assert declined.state.topic == first.state.topic == "cause.pad_position"
     assert isinstance(declined.state, State)
+
+
+def test_a_not_covered_subject_named_before_a_bare_question_is_declined(engine):
+    reply = engine.answer("Hip thrusts and my knee tendon pain... Has this happened to anyone else?")
+    assert reply.topic == "out_of_scope.other_pain_site"
+    kept = engine.answer("I do hip thrusts 3x a week. Why does my lower back ache at the top?")
+    assert kept.intent == "cause"
+
+
+@pytest.mark.parametrize(("text", "topic"), [
+    ("Get to Know Your Glutes and what they do", "about.muscles"),
+    ("5 reasons to hip thrust this year", "about.purpose"),
+])
+def test_headings_that_name_a_topic_outright(engine, text, topic):
+    assert engine.answer(text).topic == topic
+
+
+def test_small_talk_may_ask_a_question_that_is_not_about_the_subject(engine):
+    assert engine.answer("I'm back! did you miss me?").intent == "greeting"
+    assert engine.answer("hi, why does my back hurt on hip thrusts?").intent == "cause"
