@@ -118,6 +118,7 @@ class Config:
     pain: re.Pattern[str]
     negation: re.Pattern[str]
     negation_breakers: re.Pattern[str]
+    negation_undone: re.Pattern[str]
     red_flags: tuple[RedFlag, ...]
     tiers: dict[str, dict[str, Any]]
     safety: SafetyRules
@@ -136,7 +137,7 @@ class Config:
 _SCHEMA: dict[str, type] = {
     "version": int, "intents": dict, "replies": dict, "routing": dict, "pairs": dict, "cues": dict,
     "off_topic": dict, "back_trouble": str, "question": str, "followup": list, "followup_breakers": str,
-    "pain": str, "negation": str, "negation_breakers": str, "red_flags": dict,
+    "pain": str, "negation": str, "negation_breakers": str, "negation_undone": str, "red_flags": dict,
     "tiers": dict, "safety": dict, "not_covered": dict, "smalltalk": dict, "topic_cues": dict,
     "lexicon": dict, "examples": dict, "picture": dict,
 }
@@ -260,6 +261,7 @@ def _build(raw: Any, check: _Checker) -> Config:
         pain=check.pattern(data["pain"], "pain"),
         negation=check.pattern(data["negation"], "negation"),
         negation_breakers=check.pattern(data["negation_breakers"], "negation_breakers"),
+        negation_undone=check.pattern(data["negation_undone"], "negation_undone"),
         red_flags=red_flags, tiers=tiers, safety=_safety(data["safety"], check),
         not_covered=_not_covered(data["not_covered"], check),
         smalltalk={str(k): check.pattern(v, f"smalltalk.{k}") for k, v in data["smalltalk"].items()},

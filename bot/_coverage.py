@@ -36,6 +36,7 @@ class Coverage:
         self.gaps = config.not_covered
         self.asking = (config.question, *config.cues["cause"], *config.cues["fix"])
         self.domain_words = domain_words
+        self.pain = config.pain
 
     def find(self, said: str) -> Uncovered | None:
         """The first not-covered request in normalised `said`, if any: in a clause that asks
@@ -43,7 +44,7 @@ class Coverage:
         found: Gap | None = None
         told: Gap | None = None  # a not-covered subject named outside a question ("...the abductor machine.")
         other_questions = []
-        short = len(words(said)) <= SHORT_MESSAGE
+        short = len(words(said)) <= SHORT_MESSAGE and not self.pain.search(said)  # "back pain when I go to failure" tells
         for match in _CLAUSE.finditer(said):
             clause = match.group()
             asks = any(p.search(clause) for p in self.asking)

@@ -21,7 +21,7 @@ from ._knowledge import PACKAGED, knowledge_paths
 from ._lexicon import Lexicon
 from ._model import Chunk, Reply, Source, State
 from ._router import Route, Router
-from ._safety import Safety, Screening, Triage
+from ._safety import GENERAL, Safety, Screening, Triage
 from ._text import normalize, words
 
 MAX_SOURCES = 3
@@ -72,9 +72,8 @@ class Engine:
 
     def answer(self, text: str, state: State | None = None) -> Reply:
         """Route `text` in the conversation `state` and compose the grounded reply; safety first."""
-        state = self.check.sanitize(state or State())
+        state = self.safety.sanitize(self.check.sanitize(state or State()))
         said = normalize(text if isinstance(text, str) else str(text))  # once: everything below reads this
-        state = replace(state, body_parts=()) if not said else state
         screening = self.safety.screen(said, state)
         state = replace(state, body_parts=self.safety.body_parts(said))
         if screening.triage:
@@ -83,15 +82,15 @@ class Engine:
             return self._check_turn(said, state, screening)
         route = self._route(said, state, screening)
         triage = self.safety.after_routing(route.topic, route.classifier_flag, route.followup, said, state)
-        if triage and not triage.sticky:
+        if triage:  # before the check or the picture: after a red flag, neither replaces its guidance
             return self._red_flag_reply(triage, state, route.similarities)
         if self.check.wants_to_start(said):
             return self.check.reply(self.check.start(state), self.composer)
-        if self.config.picture.trigger.search(said) and not triage:
+        if self.config.picture.trigger.search(said):
             return self._picture_reply(state)
-        if triage:
-            return self._red_flag_reply(triage, state, route.similarities)
         uncovered = None if route.smalltalk else self.coverage.find(said)
+        if uncovered and state.red_flags:  # "how many sets then?", "ice or heat?" after a red flag
+            return self._red_flag_reply(self.safety.earlier(state), state, None)
         if uncovered:
             return self._uncovered_reply(uncovered, state, screening)
         return self._reply(route, state)
@@ -102,7 +101,7 @@ class Engine:
         if uncovered.rest and not self.index.domain_words.isdisjoint(words(uncovered.rest)):
             rest = self.router.route(uncovered.rest, state, uncovered.rest, screening.corrections)
             if self.config.intent_of(rest.topic) in ("cause", "fix", "about"):
-                return self._reply(rest, state, lead=f"{gap.say} {replies['covered_part']}")
+                return self._reply(rest, state, lead_override=f"{gap.say} {replies['covered_part']}")
         parts = [gap.say]
         sources: tuple[Source, ...] = ()
         if gap.related in self.composer.by_topic:
@@ -121,15 +120,15 @@ class Engine:
         classifier as a symptom; the patterns see every message."""
         assert state.check_step is not None
         if not self.check.is_choice(said, state.check_step):
-            route = self._route(said, State(), screening)
-            triage = self.safety.after_routing(route.topic, route.classifier_flag, False, said, State())
+            route = self._route(said, state, screening)
+            triage = self.safety.after_routing(route.topic, route.classifier_flag, False, said, state)
             if triage:
                 return self._red_flag_reply(triage, state, route.similarities)
         if self.config.picture.trigger.search(said):
             return self._picture_reply(state, self.check.choices(state.check_step))  # the check goes on after it
         step = self.check.step(said, state)
         if step.red_flag:  # "yes" to the warning-signs screen
-            return self._red_flag_reply(Triage((GENERAL_RED_FLAG,)), step.state, None)
+            return self._red_flag_reply(self.safety.combine((GENERAL,), step.state), step.state, None)
         return self.check.reply(step, self.composer)
 
     def _picture_reply(self, state: State, suggestions: tuple[str, ...] | None = None) -> Reply:
@@ -142,15 +141,16 @@ class Engine:
                      self.composer.suggestions("fix") if suggestions is None else suggestions,
                      replace(state, turns=state.turns + 1), picture=labels)
 
-    def _reply(self, route: Route, state: State, lead: str | None = None) -> Reply:
-        """The answer from the article for a routed topic (or a fixed reply); `lead` replaces the opening."""
+    def _reply(self, route: Route, state: State, lead_override: str | None = None) -> Reply:
+        """The answer from the article for a routed topic (or a fixed reply); `lead_override` replaces the opening."""
         topic, intent = route.topic, self.config.intent_of(route.topic)
         sources: tuple[Source, ...] = ()
         suggestions = self.composer.suggestions(intent)
         if topic in self.composer.by_topic:
-            lead = lead or self.config.intents[intent].get("lead")
+            lead = lead_override or self.config.intents[intent].get("lead")
             if route.closest:  # middling confidence: say so, and offer the other likely topics
-                lead = self.config.replies["hedge"].format(heading=self.composer.headline(topic).lower())
+                hedge = self.config.replies["hedge"].format(heading=self.composer.headline(topic).lower())
+                lead = f"{lead_override} {hedge}" if lead_override else hedge
                 suggestions = (*(self.composer.ask_about(t) for t in route.closest), *suggestions[:1])
             text = "\n\n".join(filter(None, (lead, self.composer.article(topic))))
             sources = self._sources((topic,), route.similarities)
@@ -200,7 +200,6 @@ class Engine:
         return samples
 
 
-GENERAL_RED_FLAG = "red_flag.general"
 _REPLY_FALLBACK = {"greeting": "greeting.hello", "out_of_scope": "out_of_scope"}
 
 

@@ -8,9 +8,8 @@ from collections.abc import Iterable, Mapping
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import DamerauLevenshtein
 
-from ._text import words
+from ._text import WORD, words
 
-_TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 MIN_FUZZY_LENGTH = 5
 FUZZY_CUTOFF = 85.0
 MIN_SWAP_LENGTH = 6
@@ -35,14 +34,15 @@ class Lexicon:
 
     def corrections(self, text: str) -> list[str]:
         """Key terms that unknown words of `text` are probably misspellings of."""
-        return list(dict.fromkeys(self._fixes(text).values()))
+        return list(dict.fromkeys(self.fixes(text).values()))
 
     def corrected(self, text: str, fixes: Mapping[str, str] | None = None) -> str:
         """`text` with its misspelled key words replaced ("losing wieght" -> "losing weight")."""
-        fixes = self._fixes(text) if fixes is None else fixes
-        return _TOKEN.sub(lambda m: fixes.get(m.group(), m.group()), text) if fixes else text
+        fixes = self.fixes(text) if fixes is None else fixes
+        return WORD.sub(lambda m: fixes.get(m.group(), m.group()), text) if fixes else text
 
-    def _fixes(self, text: str) -> dict[str, str]:
+    def fixes(self, text: str) -> dict[str, str]:
+        """Each probably misspelled word of `text` and the key term it stands for."""
         fixed = {}
         for token in dict.fromkeys(words(text)):
             if len(token) < MIN_FUZZY_LENGTH or token in self._known or not token.isalpha():

@@ -10,7 +10,7 @@ get its guidance again until the conversation is reset.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ._compose import Composer, after_first_sentence, source_line
 from ._config import Config, RedFlag, near_spans
@@ -137,7 +137,8 @@ def _judge(flag: RedFlag, piece: _Piece, start: int, end: int, config: Config, n
     sentence = piece.sentence
     if flag.mine_only and _someone_else(sentence[max(0, end - _PERSON_WINDOW): end], config):
         return False
-    if _negated(sentence[max(0, start - _NEGATION_WINDOW): start], config):
+    if _negated(sentence[max(0, start - _NEGATION_WINDOW): start], config) \
+            and not config.negation_undone.match(sentence, end, end + _NEGATION_WINDOW + 10):
         negated.append((piece.offset + start, piece.offset + end))
         return False
     return True
@@ -189,17 +190,27 @@ class Safety:
     def screen(self, said: str, state: State) -> Screening:
         """The patterns over the whole message; a short reply may complete a sign begun last turn."""
         head = said[:CORRECTION_LIMIT]
-        corrections = self.lexicon.corrections(head)
-        fixed = self.lexicon.corrected(head) if corrections else ""
+        fixes = self.lexicon.fixes(head)
+        corrections = list(dict.fromkeys(fixes.values()))
+        fixed = self.lexicon.corrected(head, fixes) if fixes else ""
         found = scan(said + ("\n" + fixed if fixed else ""), self.config)  # "tinglng", "losing wieght" read right too
         flags = found.flags
         rules = self.config.safety
         if len(words(said)) <= SHORT_REPLY and not rules.body_part.search(said):
             for part in state.body_parts:  # "my foot feels off", then "like it's asleep"
                 flags += scan(f"my {part} {said}", self.config).flags
-        return Screening(self._with_earlier(flags, state) if flags else None, found, corrections)
+        return Screening(self.combine(flags, state) if flags else None, found, corrections)
 
-    def _with_earlier(self, flags: tuple[str, ...], state: State) -> Triage:
+    def sanitize(self, state: State) -> State:
+        """Forget red-flag ids that intents.yaml no longer has (a state from an older version)."""
+        known = tuple(f for f in state.red_flags if f in self.tier_of)
+        return state if known == state.red_flags else replace(state, red_flags=known)
+
+    def earlier(self, state: State) -> Triage:
+        """The conversation's earlier red flags, as a reminder."""
+        return Triage(self.ranked(state.red_flags), sticky=True)
+
+    def combine(self, flags: tuple[str, ...], state: State) -> Triage:
         """A new sign in a conversation that already had a graver one gets the graver tier's reminder."""
         new, earlier = self.ranked(flags), self.ranked(state.red_flags)
         if earlier and self.tiers.index(self.tier(earlier[0])) < self.tiers.index(self.tier(new[0])):
@@ -214,13 +225,13 @@ class Safety:
                       said: str, state: State) -> Triage | None:
         """The classifier's own red flag, or an earlier red flag that this message should get again."""
         if classifier_flag and classifier_flag[1] >= self.config.routing["red_flag_classifier"]:
-            return Triage(self.ranked((classifier_flag[0],)))
+            return self.combine((classifier_flag[0],), state)
         if not state.red_flags:
             return None
         rules, intent = self.config.safety, self.config.intent_of(topic)
         carries_on = bool(rules.carry_on.search(said) or rules.self_treat.search(said))
         sticks = carries_on or intent in ("cause", "fix") or (intent == "out_of_scope" and followup)
-        return Triage(self.ranked(state.red_flags), sticky=True) if sticks else None
+        return self.earlier(state) if sticks else None
 
     def remember(self, state: State, triage: Triage) -> tuple[str, ...]:
         """The conversation's red flags after this one, highest tier first."""

@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 
 ANALYSIS_LIMIT = 2000  # characters of a message that routing and retrieval look at
-_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-"})
 _SPACE = re.compile(r"\s+")
 _NUMBER_UNIT = re.compile(r"(\d)([a-z])")
@@ -25,7 +25,7 @@ def normalize(text: str) -> str:
 
 def words(text: str) -> list[str]:
     """The word tokens of normalised text."""
-    return _WORD.findall(text)
+    return WORD.findall(text)
 
 
 def features(text: str) -> list[str]:

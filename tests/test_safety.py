@@ -159,3 +159,30 @@ def test_negated_signs_in_every_tier_are_not_red_flags(engine):
 
 def test_someone_elses_history_is_not_the_users(engine):
     assert engine.answer("my mum had cancer years ago, which muscles do hip thrusts work?").intent != "red_flag"
+
+
+def test_after_an_emergency_the_check_and_not_covered_questions_get_the_guidance(converse):
+    *_, check, sets = converse("I have numbness in my groin and saddle area", "help me figure out why my back hurts",
+                              "how many sets and reps should I do?")
+    assert (check.intent, check.topic) == ("red_flag", "red_flag.emergency")
+    assert (sets.intent, sets.topic) == ("red_flag", "red_flag.emergency")
+
+
+def test_a_yes_on_the_screen_keeps_a_graver_earlier_tier(engine):
+    flagged = engine.answer("I've had a fever all week and my back hurts")
+    running = replace(flagged.state, check_step="screen")
+    assert engine.answer("yes", running).topic == "red_flag.urgent"
+
+
+@pytest.mark.parametrize("text", [
+    "never experienced this numbness in my groin",
+    "I've never had trouble peeing like this before",
+    "I never had tingling in both legs till this week",
+])
+def test_a_negation_that_the_rest_of_the_sentence_undoes_does_not_hide_a_sign(engine, text):
+    assert engine.answer(text).topic == "red_flag.emergency"
+
+
+def test_unknown_red_flags_in_a_stored_state_are_dropped(engine):
+    reply = engine.answer("can I keep training?", State.from_dict({"red_flags": ["red_flag.sciatica", ""]}))
+    assert reply.intent != "red_flag" and reply.state.red_flags == ()
