@@ -274,9 +274,9 @@ def _tiers(raw: dict, check: _Checker) -> dict[str, dict[str, Any]]:
     tiers = {}
     for name, spec in raw.items():
         place = f"tiers.{name}"
-        keys = ("lead", "reminder", "general", "suggestions")
+        keys = ("lead", "reminder", "general", "thanks", "suggestions")
         check.keys(check.typed(spec, dict, place), keys, place, required=("lead", "reminder"))
-        for key in ("lead", "reminder", "general"):
+        for key in ("lead", "reminder", "general", "thanks"):
             if key in spec:
                 check.typed(spec[key], str, f"{place}.{key}")
         tiers[str(name)] = {**spec, "suggestions": check.strings(spec.get("suggestions", []), f"{place}.suggestions")}

@@ -161,6 +161,8 @@ class Engine:
             suggestions = tuple(self.composer.ask_about(t) for t in route.closest)
         else:
             text = self.config.replies.get(topic) or self.config.replies[_REPLY_FALLBACK[intent]]
+            if topic == "greeting.thanks":
+                text = self.safety.thanks(state) or text  # after a red flag: its advice, not "train smart"
         answered = intent in ("cause", "fix", "about")
         new_state = replace(
             state,

@@ -256,6 +256,10 @@ class Safety:
         bullets = "\n".join(f"• {self.sections[f].heading}: {self.sections[f].text}" for f in top if f in self.sections)
         return "\n\n".join(filter(None, (lead, bullets, general.text, source_line(general))))
 
+    def thanks(self, state: State) -> str | None:
+        """A thank-you reply that keeps the earlier red flag's advice in view, if there was one."""
+        return self.config.tiers[self.tier(self.ranked(state.red_flags)[0])].get("thanks") if state.red_flags else None
+
     def sources(self, triage: Triage) -> tuple[str, ...]:
         """The sections a red-flag reply rests on, most important first."""
         if self.tier(triage.topic) != self.tiers[-1]:

@@ -186,3 +186,8 @@ def test_a_negation_that_the_rest_of_the_sentence_undoes_does_not_hide_a_sign(en
 def test_unknown_red_flags_in_a_stored_state_are_dropped(engine):
     reply = engine.answer("can I keep training?", State.from_dict({"red_flags": ["red_flag.sciatica", ""]}))
     assert reply.intent != "red_flag" and reply.state.red_flags == ()
+
+
+def test_thanks_after_a_red_flag_keeps_its_advice(converse):
+    _, thanks = converse("numb around my groin since the machine", "ok thanks")
+    assert thanks.intent == "greeting" and "emergency" in thanks.text and "Train smart" not in thanks.text
