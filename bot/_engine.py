@@ -84,7 +84,9 @@ class Engine:
         triage = self.safety.after_routing(route.topic, route.classifier_flag, route.followup, said, state)
         if triage:  # before the check or the picture: after a red flag, neither replaces its guidance
             return self._red_flag_reply(triage, state, route.similarities)
-        if self.check.wants_to_start(said):
+        if self.check.wants_to_start(said):  # after a red flag, a form check would only talk past it
+            if state.red_flags:
+                return self._red_flag_reply(self.safety.earlier(state), state, None)
             return self.check.reply(self.check.start(state), self.composer)
         if self.config.picture.trigger.search(said):
             return self._picture_reply(state)
