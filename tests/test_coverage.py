@@ -60,7 +60,7 @@ def test_context_that_only_mentions_those_kinds_is_not_declined(engine, text):
 
 
 @pytest.mark.parametrize(("text", "topic"), [
-    ("Cheers mate, that sorted it, will report back after leg day", "greeting.thanks"),
+    ("ta very much, the yoga mat trick worked a treat", "greeting.thanks"),
     ("hola :)", "greeting.hello"),
     ("gotta head to the gym now, later", "greeting.goodbye"),
 ])
@@ -118,20 +118,20 @@ def test_state_is_kept_through_a_decline(engine):
 
 
 def test_a_not_covered_subject_named_before_a_bare_question_is_declined(engine):
-    reply = engine.answer("Hip thrusts and my knee tendon pain... Has this happened to anyone else?")
+    reply = engine.answer("Sore knees from the glute machine lately. Anyone else get this?")
     assert reply.topic == "out_of_scope.other_pain_site"
     kept = engine.answer("I do hip thrusts 3x a week. Why does my lower back ache at the top?")
     assert kept.intent == "cause"
 
 
 @pytest.mark.parametrize(("text", "topic"), [
-    ("Get to Know Your Glutes and what they do", "about.muscles"),
-    ("5 reasons to hip thrust this year", "about.purpose"),
+    ("Glute Anatomy: What Muscles Make Up Your Glutes", "about.muscles"),
+    ("three reasons you should hip thrust", "about.purpose"),
 ])
 def test_headings_that_name_a_topic_outright(engine, text, topic):
     assert engine.answer(text).topic == topic
 
 
 def test_small_talk_may_ask_a_question_that_is_not_about_the_subject(engine):
-    assert engine.answer("I'm back! did you miss me?").intent == "greeting"
+    assert engine.answer("hey again, long time no see, how have you been?").intent == "greeting"
     assert engine.answer("hi, why does my back hurt on hip thrusts?").intent == "cause"

@@ -122,7 +122,7 @@ def test_red_flags_that_a_loose_negation_or_a_typo_used_to_hide(engine, text):
 @pytest.mark.parametrize("text", [
     "the pad on the machine gave way mid set, could that be why my back hurts?",
     "I sleep fine, my back only hurts on the last reps",
-    "my sister and I both get back twinges on the hip thrust machine, usual suspects?",
+    "me and my flatmate both get a twingey low back on the glute machine, usual culprits?",
 ])
 def test_everyday_words_are_not_red_flags(engine, text):
     assert engine.answer(text).intent != "red_flag"
