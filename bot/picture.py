@@ -5,6 +5,7 @@ Imported only when a picture is asked for, so start-up time and memory stay as t
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import tempfile
@@ -13,23 +14,31 @@ from pathlib import Path
 from ._index import cache_dir
 
 
+@functools.lru_cache(maxsize=4)
+def setup_png(labels: tuple[tuple[str, str], ...]) -> bytes:
+    """The PNG for these labels, drawn once per process (Telegram sends it from memory)."""
+    return draw_setup(dict(labels))
+
+
 def setup_picture(labels: dict[str, str], folder: Path | None = None) -> Path:
-    """The PNG for these labels, drawn once and then reused from the cache folder."""
-    key = hashlib.sha256(repr(sorted(labels.items())).encode()).hexdigest()[:16]
-    for place in (folder or cache_dir(), Path(tempfile.gettempdir()) / "hipbot"):
-        target = place / f"setup-{key}.png"
-        if target.is_file():
-            return target
-        try:
-            place.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(prefix=".setup-", suffix=".png", dir=place)
-            with os.fdopen(handle, "wb") as stream:
-                stream.write(draw_setup(labels))
-            os.replace(temporary, target)
-            return target
-        except OSError:
-            continue
-    raise OSError("no writable folder for the setup picture")
+    """A file holding the PNG (for the REPL): in the user's cache folder, else in a fresh
+    private temporary folder. Never a predictable shared path, and never through a symlink."""
+    ordered = tuple(sorted(labels.items()))
+    place = folder or cache_dir()
+    target = place / f"setup-{hashlib.sha256(repr(ordered).encode()).hexdigest()[:16]}.png"
+    if target.is_file() and not target.is_symlink():
+        return target
+    try:
+        place.mkdir(mode=0o700, parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=".setup-", suffix=".png", dir=place)
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(setup_png(ordered))
+        os.replace(temporary, target)  # replaces a planted link itself, never what it points to
+        return target
+    except OSError:
+        private = Path(tempfile.mkdtemp(prefix="hipbot-"))  # 0700, a name nobody can guess
+        (private / "setup.png").write_bytes(setup_png(ordered))
+        return private / "setup.png"
 
 
 def draw_setup(labels: dict[str, str]) -> bytes:

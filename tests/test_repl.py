@@ -94,3 +94,32 @@ def test_check_and_diagram_in_the_repl(tmp_path, monkeypatch):
     saved = output.split("(picture saved to ")[1].split(")")[0]
     assert Path(saved).read_bytes().startswith(b"\x89PNG")
     assert output.count("> Shins vertical, feet hip-width apart") == 1  # the check went on after the picture
+
+
+def test_the_picture_is_never_written_through_a_planted_link(tmp_path):
+    from bot.picture import setup_picture
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("keep me")
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    labels = {"pad": "Pad sits directly in your hip crease"}
+    import hashlib
+
+    key = hashlib.sha256(repr(tuple(sorted(labels.items()))).encode()).hexdigest()[:16]
+    (folder / f"setup-{key}.png").symlink_to(secret)
+    path = setup_picture(labels, folder)
+    assert secret.read_text() == "keep me" and not path.is_symlink()
+    assert path.read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_picture_falls_back_to_a_private_temporary_folder(tmp_path):
+    import stat
+
+    from bot.picture import setup_picture
+
+    blocked = tmp_path / "file-not-folder"
+    blocked.write_text("x")
+    path = setup_picture({"pad": "Pad sits directly in your hip crease"}, blocked / "cache")
+    assert path.read_bytes().startswith(b"\x89PNG")
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700 and path.parent.name.startswith("hipbot-")

@@ -188,10 +188,9 @@ class Handlers:
     @staticmethod
     async def _send_picture(bot: Bot, chat_id: int, labels: dict[str, str]) -> None:
         """Draw (or reuse) the setup picture off the event loop and send it as a photo."""
-        from ..picture import setup_picture
+        from ..picture import setup_png
 
-        path = await asyncio.to_thread(setup_picture, labels)
-        photo = await asyncio.to_thread(path.read_bytes)
+        photo = await asyncio.to_thread(setup_png, tuple(sorted(labels.items())))  # from memory, no file
         await quietly(bot.send_chat_action(chat_id, ChatAction.UPLOAD_PHOTO))
         await retrying(functools.partial(bot.send_photo, chat_id, photo, caption="A correct machine hip thrust setup"))
 
