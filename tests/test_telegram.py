@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import pickle
 import signal
 import socket
 import stat
@@ -411,3 +412,30 @@ async def test_soak_with_random_failures_answers_every_update_once(api: FakeBotA
     for chat in chats:
         assert len(api.replies(chat)) == len(rounds)  # every update answered exactly once
     assert len({m["text"] for m in api.replies(chats[0])[:4]}) == 4
+
+
+@pytest.mark.parametrize("content", [b"", b"\x80\x04\x95truncated", b"not a pickle at all", pickle.dumps(["foreign"])])
+def test_an_unreadable_store_is_moved_aside_and_the_bot_starts_empty(tmp_path: Path, content: bytes,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    from bot.telegram._setup import private_persistence
+
+    store = tmp_path / "state" / "telegram.pickle"
+    store.parent.mkdir()
+    store.write_bytes(content)
+    with caplog.at_level("WARNING"):
+        private_persistence(store)
+    kept = list(store.parent.glob("telegram.pickle.unreadable-*"))
+    assert len(kept) == 1 and kept[0].read_bytes() == content  # kept, never deleted
+    assert pickle.loads(store.read_bytes())["chat_data"] == {}
+    assert "could not be read" in caplog.text
+
+
+def test_an_unusable_store_path_is_one_line_and_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    assert cli_main(["telegram", "--persistence", str(blocker / "telegram.pickle")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hipbot: error: cannot use the conversation store") and err.count("\n") == 1
+    assert TOKEN not in err

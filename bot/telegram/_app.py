@@ -93,10 +93,15 @@ def run_telegram(args: argparse.Namespace) -> int:
         return 2
     configure_logging(token)
     persistence = None if args.no_persistence else (args.persistence or default_persistence_path()).expanduser()
-    application = build_application(
-        token, base_url=args.base_url, base_file_url=args.base_file_url,
-        persistence=persistence, rate_limit=not args.no_rate_limit,
-    )
+    try:
+        application = build_application(
+            token, base_url=args.base_url, base_file_url=args.base_file_url,
+            persistence=persistence, rate_limit=not args.no_rate_limit,
+        )
+    except OSError as exc:
+        print(f"hipbot: error: cannot use the conversation store {persistence} ({exc.strerror or type(exc).__name__})",
+              file=sys.stderr)
+        return 2
     application.bot_data["mode"] = f"webhook {args.webhook} on {args.listen}:{args.port}" if args.webhook else "long polling"
     try:
         if args.webhook:

@@ -7,6 +7,7 @@ import logging
 import os
 import pickle
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +18,21 @@ from .._corpus import _front_matter
 from .._engine import default_engine
 
 PERSIST_EVERY_SECONDS = 10
+logger = logging.getLogger("bot.telegram")
 
 _EMPTY_STORE = {"conversations": {}, "user_data": {}, "chat_data": {}, "bot_data": {}, "callback_data": None}
 
 
 def private_persistence(path: Path) -> PicklePersistence[Any, Any, Any]:
-    """PicklePersistence of chat_data only, in a file created with mode 0600 (it holds health data)."""
+    """PicklePersistence of chat_data only, in a file created with mode 0600 (it holds health data).
+    A store that cannot be read (corrupt, truncated, empty, foreign) is moved aside, kept, and
+    the bot starts with an empty one. An unusable path raises OSError."""
     path = path.expanduser()
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.exists() and not _readable_store(path):
+        aside = path.with_name(f"{path.name}.unreadable-{int(time.time())}")
+        os.replace(path, aside)
+        logger.warning("The conversation store %s could not be read; it was moved to %s and a new one started.", path, aside)
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
@@ -37,6 +45,16 @@ def private_persistence(path: Path) -> PicklePersistence[Any, Any, Any]:
         path, store_data=PersistenceInput(bot_data=False, user_data=False, callback_data=False),
         update_interval=PERSIST_EVERY_SECONDS,
     )
+
+
+def _readable_store(path: Path) -> bool:
+    """Whether the file is a store this bot wrote (a pickled dict with PTB's keys)."""
+    try:
+        with path.open("rb") as file:
+            data = pickle.load(file)  # noqa: S301 - our own 0600 file, never user input
+    except Exception:  # noqa: BLE001 - truncated or foreign files raise many kinds of error
+        return False
+    return isinstance(data, dict) and isinstance(data.get("chat_data", {}), dict)
 
 
 def default_persistence_path() -> Path:
