@@ -76,6 +76,10 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("file", type=Path)
     evaluate.add_argument("--compare", action="store_true",
                           help="also score bare TF-IDF, fuzzy example matching and the bot without its slang lexicon")
+    evaluate.add_argument("--report", type=Path, metavar="FILE.json",
+                          help="also write every item (expected and got), the per-intent table and the calibration as JSON")
+    evaluate.add_argument("--min-accuracy", type=float, metavar="X", help="exit 1 if accuracy is below X (0..1)")
+    evaluate.add_argument("--min-redflag-recall", type=float, metavar="Y", help="exit 1 if red-flag recall is below Y (0..1)")
     evaluate.set_defaults(run=_eval)
 
     telegram = commands.add_parser("telegram", help="run the Telegram bot (token in TELEGRAM_BOT_TOKEN)")
@@ -118,11 +122,22 @@ def _chat(args: argparse.Namespace) -> int:
 
 def _eval(args: argparse.Namespace) -> int:
     from ._engine import answer
-    from .evaluate import compare, evaluate, load_cases, report
+    from .evaluate import compare, evaluate, load_cases, report, report_json
 
     cases = load_cases(args.file)
-    print(compare(cases) if args.compare else report(evaluate(cases, answer)))
-    return 0
+    if args.compare:
+        print(compare(cases))
+        return 0
+    scores = evaluate(cases, answer)
+    print(report(scores))
+    if args.report:
+        args.report.write_text(json.dumps(report_json(scores), ensure_ascii=False, indent=1), encoding="utf-8")
+    below = [f"{name} {value:.1%} is below {floor:.1%}" for name, value, floor in (
+        ("accuracy", scores.accuracy, args.min_accuracy), ("red-flag recall", scores.red_flag_recall, args.min_redflag_recall),
+    ) if floor is not None and value < floor]
+    for problem in below:
+        print(f"hipbot: {problem}", file=sys.stderr)
+    return 1 if below else 0
 
 
 def _telegram(args: argparse.Namespace) -> int:

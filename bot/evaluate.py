@@ -192,6 +192,25 @@ def report(scores: Scores) -> str:
     return "\n".join(lines)
 
 
+def report_json(scores: Scores) -> dict[str, Any]:
+    """The evaluation as data: totals, per-intent figures, calibration and every item."""
+    return {
+        "items": len(scores.outcomes),
+        "accuracy": scores.accuracy,
+        "topic_accuracy": scores.topic_accuracy,
+        "red_flag_recall": scores.red_flag_recall,
+        "false_escalation": scores.false_escalation,
+        "tiers": {topic: {"right": right, "labelled": labelled} for topic, (right, labelled) in scores.tiers().items()},
+        "per_intent": {intent: {"precision": p, "recall": r, "f1": f1, "support": n}
+                       for intent, (p, r, f1, n) in scores.per_intent().items()},
+        "confusion": [{"expected": e, "answered": a, "count": n} for (e, a), n in sorted(scores.confusion().items())],
+        "calibration": [{"low": low, "high": high, "replies": n, "accuracy": acc} for low, high, n, acc in scores.reliability()],
+        "outcomes": [{"id": o.case.id, "text": o.case.text, "expected_intent": o.case.intent, "expected_topic": o.case.topic,
+                      "intent": o.intent, "topic": o.topic, "confidence": o.confidence, "correct": o.correct,
+                      "topic_only_miss": o.topic_only_miss} for o in scores.outcomes],
+    }
+
+
 def compare(cases: list[Case]) -> str:
     """One table scoring the full bot beside simpler answerers on the same cases."""
     from . import baselines

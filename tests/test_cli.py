@@ -196,3 +196,20 @@ def test_a_closed_pipe_ends_quietly():
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
     out, err = process.communicate('{"text": "hi"}\n' * 200, timeout=120)
     assert len(out.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_eval_gates_and_report_file(tmp_path):
+    labelled = tmp_path / "set.yaml"
+    labelled.write_text(
+        "version: 1\nitems:\n"
+        "  - {id: a, text: 'my toes go numb on thrusts', intent: red_flag, topic: red_flag.numbness, evidence: [numbness]}\n"
+        "  - {id: b, text: 'where should the pad sit?', intent: cause, topic: cause.pad_position}\n"
+    )
+    out = tmp_path / "report.json"
+    passed = hipbot("eval", str(labelled), "--report", str(out), "--min-redflag-recall", "1.0")
+    assert passed.returncode == 0, passed.stderr
+    data = json.loads(out.read_text())
+    assert data["items"] == 2 and data["red_flag_recall"] == 1.0
+    assert [o["id"] for o in data["outcomes"]] == ["a", "b"] and data["calibration"]
+    failed = hipbot("eval", str(labelled), "--min-accuracy", "0.9")
+    assert failed.returncode == 1 and "accuracy 50.0% is below 90.0%" in failed.stderr
