@@ -41,3 +41,12 @@ def test_indirect_wordings_set(engine):
     scores = evaluate(load_cases(DATA / "triage_dev_8.yaml"), engine.answer)
     assert scores.red_flag_recall >= 0.95, _missed_red_flags(scores)
     assert scores.false_escalation <= 0.03
+
+
+def test_forum_style_set(engine):
+    """Reddit and Q&A style posts: every red flag caught in its tier. One look-alike (a relative's
+    sciatica mentioned as context) still reads as a sign: a false alarm we accept over a miss."""
+    scores = evaluate(load_cases(DATA / "triage_dev_9.yaml"), engine.answer)
+    assert scores.red_flag_recall == 1.0, _missed_red_flags(scores)
+    assert all(right == labelled for right, labelled in scores.tiers().values()), scores.tiers()
+    assert scores.false_escalation <= 0.04
