@@ -81,18 +81,16 @@ class Engine:
         if state.check_step is not None:
             return self._check_turn(said, state, screening)
         route = self._route(said, state, screening)
-        triage = self.safety.after_routing(route.topic, route.classifier_flag, route.followup, said, state)
-        if triage:  # before the check or the picture: after a red flag, neither replaces its guidance
+        wants_check = self.check.wants_to_start(said)
+        uncovered = None if route.smalltalk else self.coverage.find(said)
+        triage = self.safety.after_routing(route.topic, route.classifier_flag, route.followup, said, state,
+                                           asks_more=wants_check or uncovered is not None)
+        if triage:  # before the check, the picture or a decline: none of them replaces the guidance
             return self._red_flag_reply(triage, state, route.similarities)
-        if self.check.wants_to_start(said):  # after a red flag, a form check would only talk past it
-            if state.red_flags:
-                return self._red_flag_reply(self.safety.earlier(state), state, None)
+        if wants_check:
             return self.check.reply(self.check.start(state), self.composer)
         if self.config.picture.trigger.search(said):
             return self._picture_reply(state)
-        uncovered = None if route.smalltalk else self.coverage.find(said)
-        if uncovered and state.red_flags:  # "how many sets then?", "ice or heat?" after a red flag
-            return self._red_flag_reply(self.safety.earlier(state), state, None)
         if uncovered:
             return self._uncovered_reply(uncovered, state, screening)
         return self._reply(route, state)

@@ -3,8 +3,9 @@
 The scan reads the whole message, sentence by sentence, against the red-flag patterns of
 intents.yaml; a negation that governs a sign cancels it. Signs of several tiers give the
 highest tier (emergency, then urgent, then the article's see-a-professional signs). Once a
-red flag has come up, it sticks: later questions about carrying on, self-treatment or causes
-get its guidance again until the conversation is reset.
+red flag has come up, it sticks: later questions about carrying on, self-treatment, causes,
+fixes, what the article does not cover, or asking for the guided check get its guidance
+again until the conversation is reset.
 """
 
 from __future__ import annotations
@@ -222,15 +223,16 @@ class Safety:
         return tuple(dict.fromkeys(m.group() for m in self.config.safety.limb.finditer(said)))[:3]
 
     def after_routing(self, topic: str, classifier_flag: tuple[str, float] | None, followup: bool,
-                      said: str, state: State) -> Triage | None:
-        """The classifier's own red flag, or an earlier red flag that this message should get again."""
+                      said: str, state: State, asks_more: bool = False) -> Triage | None:
+        """The classifier's own red flag, or an earlier red flag that this message should get again.
+        `asks_more`: the message asks for the guided check or for something the article does not cover."""
         if classifier_flag and classifier_flag[1] >= self.config.routing["red_flag_classifier"]:
             return self.combine((classifier_flag[0],), state)
         if not state.red_flags:
             return None
         rules, intent = self.config.safety, self.config.intent_of(topic)
         carries_on = bool(rules.carry_on.search(said) or rules.self_treat.search(said))
-        sticks = carries_on or intent in ("cause", "fix") or (intent == "out_of_scope" and followup)
+        sticks = carries_on or asks_more or intent in ("cause", "fix") or (intent == "out_of_scope" and followup)
         return self.earlier(state) if sticks else None
 
     def remember(self, state: State, triage: Triage) -> tuple[str, ...]:
