@@ -17,4 +17,4 @@ WORKDIR /home/hipbot
 VOLUME ["/data"]
 # The core must load and answer; the token is never needed for this check.
 HEALTHCHECK --interval=60s --timeout=15s --start-period=20s CMD hipbot ask --json "hi" > /dev/null || exit 1
-CMD ["hipbot", "telegram", "--persistence", "/data/telegram.pickle"]
+CMD ["hipbot", "telegram", "--persistence", "/data/telegram.sqlite3"]

@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from bot import default_engine
 
-from . import accuracy, growth, latency, memory, process, telegram_path
+from . import accuracy, growth, latency, memory, process, store, telegram_path
 from .common import Table, cycle, eval_file, questions
 from .report import console, load_average, summary, write
 
@@ -37,10 +37,12 @@ class Settings:
     idle_seconds: float
     growth_factors: tuple[int, ...]
     growth_calls: int
+    store_sizes: tuple[int, ...]
+    sessions: int
 
 
-FULL = Settings("full", 6000, 3000, 3, 9, 3, 2000, 200, 3.0, (1, 10, 100), 1000)
-QUICK = Settings("quick", 3000, 3000, 1, 3, 1, 500, 50, 2.0, (1, 10), 300)
+FULL = Settings("full", 6000, 3000, 3, 9, 3, 2000, 200, 3.0, (1, 10, 100), 1000, (1000, 10_000, 100_000), 10_000)
+QUICK = Settings("quick", 3000, 3000, 1, 3, 1, 500, 50, 2.0, (1, 10), 300, (1000, 10_000), 10_000)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -88,6 +90,11 @@ def run(settings: Settings, cache: Path, out: Path) -> list[Table]:
     show(step("import profile", lambda: process.import_profile(cache)))
     rss = step("idle hipbot telegram", lambda: memory.idle_telegram_rss(cache, settings.idle_seconds))
     show(memory.memory_table(jsonl, settings.jsonl_lines, cold, rss, settings.idle_seconds))
+    runs = step(f"conversation store {settings.store_sizes}", lambda: store.measure(settings.store_sizes))
+    chat_bytes = step("RSS of 10,000 chats", lambda: store.chat_rss(10_000))
+    one, many = step(f"hipbot ask --jsonl, {settings.sessions} sessions",
+                     lambda: store.jsonl_session_rss(settings.sessions, cache))
+    show(store.store_table(runs, chat_bytes, one, many))
     sendable = telegram_path.sendable(engine, texts)
     rate = step(f"Telegram path, {settings.telegram_messages} messages", lambda: telegram_path.replies_per_second(
         sendable, settings.telegram_messages, settings.telegram_chats))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 
@@ -14,7 +15,21 @@ def add_telegram_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=8443, help="port the webhook server listens on")
     parser.add_argument("--base-url", help="Bot API base URL, e.g. http://127.0.0.1:8081/bot (default: Telegram's)")
     parser.add_argument("--base-file-url", help="Bot API file URL (default: derived from --base-url, .../file/bot)")
-    parser.add_argument("--persistence", type=Path, help="file that keeps each chat's conversation across restarts "
-                        "(default: $XDG_STATE_HOME/hipbot/telegram.pickle, i.e. ~/.local/state/hipbot/telegram.pickle)")
+    parser.add_argument("--persistence", type=Path, help="SQLite file that keeps each chat's conversation across "
+                        "restarts (default: $XDG_STATE_HOME/hipbot/telegram.sqlite3, "
+                        "i.e. ~/.local/state/hipbot/telegram.sqlite3)")
+    parser.add_argument("--retention-days", type=_days, default=os.environ.get("HIPBOT_RETENTION_DAYS", "30"),
+                        help="forget conversations idle for this many days (default 30, or $HIPBOT_RETENTION_DAYS)")
     parser.add_argument("--no-persistence", action="store_true", help="keep conversations in memory only")
     parser.add_argument("--no-rate-limit", action="store_true", help="disable outgoing rate limiting (tests, benchmarks)")
+
+
+def _days(text: str) -> float:
+    """A positive number of days."""
+    try:
+        days = float(text)
+    except ValueError:
+        days = 0.0
+    if not days > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of days, got {text!r}")
+    return days

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # benchmarks/ is run from the project folder, not installed
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import growth, latency, memory, process, report, telegram_path  # noqa: E402
+from benchmarks import growth, latency, memory, process, report, store, telegram_path  # noqa: E402
 from benchmarks.common import (  # noqa: E402
     MB,
     Check,
@@ -111,6 +111,16 @@ def test_memory_and_telegram_tables() -> None:
     assert table.rows[0][1] == "60 MB" and table.checks[0].met
     telegram = telegram_path.telegram_table(300.0, 100, 10)
     assert telegram.rows[0][4] == "10.0x" and not telegram.checks[0].met
+
+
+def test_store_measures_a_small_store_and_its_table() -> None:
+    runs = store.measure([50, 200], changed=20)
+    assert [(run.stored, run.changed) for run in runs] == [(50, 20), (200, 20), (200, 200)]
+    assert all(run.shutdown_seconds > 0 and run.stall_seconds >= 0 for run in runs)
+    table = store.store_table(runs, 5 * MB, 50 * MB, 60 * MB)
+    assert table.rows[0][:2] == ("50", "20") and "10.0 MB per 10,000 sessions" in table.note
+    assert [check.name for check in table.checks] == ["store shutdown at 200 stored chats",
+                                                      "event-loop stall while the store writes (1,000 changed)"]
 
 
 def test_sendable_drops_what_a_user_cannot_send(engine) -> None:

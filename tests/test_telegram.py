@@ -6,14 +6,15 @@ import asyncio
 import contextlib
 import logging
 import os
-import pickle
 import signal
 import socket
+import sqlite3
 import stat
+import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 import pytest
@@ -23,7 +24,17 @@ from telegram.ext import Application
 import bot
 from bot import Reply, State, default_engine
 from bot.cli import main as cli_main
-from bot.telegram import ALLOWED_UPDATES, APOLOGY, EXPIRED, NOT_TEXT, RESET, build_application, polling
+from bot.telegram import (
+    ALLOWED_UPDATES,
+    APOLOGY,
+    EXPIRED,
+    NOT_TEXT,
+    RESET,
+    ChatStore,
+    Handlers,
+    build_application,
+    polling,
+)
 from fake_bot_api import FakeBotAPI
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -48,7 +59,7 @@ def launch(api: FakeBotAPI, tmp_path: Path) -> Launch:
 
     @contextlib.asynccontextmanager
     async def running(answer: Callable[[str, State | None], Reply] = bot.answer, rate_limit: bool = False,
-                      persistence: Path | None = tmp_path / "state" / "telegram.pickle") -> AsyncIterator[App]:
+                      persistence: Path | None = tmp_path / "state" / "telegram.sqlite3") -> AsyncIterator[App]:
         application = build_application(TOKEN, answer=answer, base_url=api.base_url, persistence=persistence,
                                         rate_limit=rate_limit, timeout=BOT_TIMEOUT)
         async with polling(application):
@@ -217,7 +228,7 @@ async def test_restart_keeps_the_conversation(api: FakeBotAPI, launch: Launch, t
     async with launch():
         api.push_message(31, CAUSE)
         await api.wait_replies(31, 1)
-    path = tmp_path / "state" / "telegram.pickle"
+    path = tmp_path / "state" / "telegram.sqlite3"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     async with launch():
         api.push_message(31, FIX_FOLLOW_UP)
@@ -322,7 +333,7 @@ async def test_fake_server_uploads_and_edits(api: FakeBotAPI, launch: Launch) ->
 
 async def test_hipbot_telegram_command(api: FakeBotAPI, tmp_path: Path) -> None:
     """`hipbot telegram` as deployed: a separate process polling the fake server, stopped by SIGINT."""
-    state = tmp_path / "cli" / "telegram.pickle"
+    state = tmp_path / "cli" / "telegram.sqlite3"
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot.cli", "telegram", "--base-url", api.base_url, "--persistence", str(state),
         cwd=PROJECT_ROOT, env={**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN},
@@ -340,6 +351,43 @@ async def test_hipbot_telegram_command(api: FakeBotAPI, tmp_path: Path) -> None:
     assert reply["text"] == expected("my leg goes numb on thrusts").text
     assert "Application started" in log and TOKEN not in log and "numb" not in log
     assert stat.S_IMODE(state.stat().st_mode) == 0o600
+
+
+async def _run_bot(*args: str, token: str = TOKEN) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "telegram", *args, cwd=PROJECT_ROOT,
+        env={**os.environ, "TELEGRAM_BOT_TOKEN": token}, stderr=asyncio.subprocess.PIPE,
+    )
+    _, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    return cast(int, process.returncode), stderr.decode()
+
+
+async def test_a_rejected_token_and_an_unreachable_api_are_one_line_each(api: FakeBotAPI) -> None:
+    rejected = "654321:" + "B" * 35  # well formed, unknown to the server
+    status, err = await _run_bot("--base-url", api.base_url, "--no-persistence", token=rejected)
+    assert (status, err.count("\n")) == (2, 1) and "rejected TELEGRAM_BOT_TOKEN" in err and "B" * 35 not in err
+    status, err = await _run_bot("--base-url", f"http://127.0.0.1:{_free_port()}/bot", "--no-persistence")
+    assert (status, err.count("\n")) == (1, 1) and "cannot reach the Bot API" in err and TOKEN not in err
+
+
+async def test_sigterm_mid_burst_then_restart_loses_nothing(api: FakeBotAPI, tmp_path: Path) -> None:
+    """The operator's `systemctl restart`: SIGTERM while replies are going out; every conversation survives."""
+    store, chats = tmp_path / "telegram.sqlite3", range(500, 560)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "telegram", "--base-url", api.base_url, "--persistence", str(store),
+        cwd=PROJECT_ROOT, env={**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN}, stderr=asyncio.subprocess.PIPE,
+    )
+    for chat in chats:
+        api.push_message(chat, CAUSE)
+    await api.wait_for(lambda: all(api.replies(c) for c in chats), timeout=60)
+    process.send_signal(signal.SIGTERM)
+    started = asyncio.get_running_loop().time()
+    _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+    assert process.returncode == 0, stderr.decode()
+    assert asyncio.get_running_loop().time() - started < 10  # systemd and Docker kill after 10 s
+    saved = await ChatStore(store).get_chat_data()
+    assert set(saved) == set(chats)
+    assert all(State.from_dict(saved[c]["state"]) == expected(CAUSE).state for c in chats)
 
 
 @pytest.mark.parametrize("token", ["", "not-a-token", "123:short", f"abc:{'A' * 35}"])
@@ -414,20 +462,97 @@ async def test_soak_with_random_failures_answers_every_update_once(api: FakeBotA
     assert len({m["text"] for m in api.replies(chats[0])[:4]}) == 4
 
 
-@pytest.mark.parametrize("content", [b"", b"\x80\x04\x95truncated", b"not a pickle at all", pickle.dumps(["foreign"])])
-def test_an_unreadable_store_is_moved_aside_and_the_bot_starts_empty(tmp_path: Path, content: bytes,
+@pytest.mark.parametrize("content", [b"", b"SQLite format 3\x00" + b"\x00" * 40, b"not a database at all",
+                                     b"\x80\x04\x95pickle", "foreign"])
+def test_an_unreadable_store_is_moved_aside_and_the_bot_starts_empty(tmp_path: Path, content: bytes | str,
                                                                      caplog: pytest.LogCaptureFixture) -> None:
-    from bot.telegram._setup import private_persistence
-
-    store = tmp_path / "state" / "telegram.pickle"
+    store = tmp_path / "state" / "telegram.sqlite3"
     store.parent.mkdir()
-    store.write_bytes(content)
+    if content == "foreign":  # an intact SQLite file of some other program
+        with sqlite3.connect(store) as db:
+            db.execute("CREATE TABLE notes (x TEXT)")
+        db.close()
+    else:
+        store.write_bytes(cast(bytes, content))
+    before = store.read_bytes()
     with caplog.at_level("WARNING"):
-        private_persistence(store)
-    kept = list(store.parent.glob("telegram.pickle.unreadable-*"))
-    assert len(kept) == 1 and kept[0].read_bytes() == content  # kept, never deleted
-    assert pickle.loads(store.read_bytes())["chat_data"] == {}
+        asyncio.run(ChatStore(store).get_chat_data())
+    kept = list(store.parent.glob("telegram.sqlite3.unreadable-*"))
+    assert [k.read_bytes() for k in kept if not k.name.endswith(("-wal", "-shm"))] == [before]  # kept, never deleted
     assert "could not be read" in caplog.text
+    assert stat.S_IMODE(store.stat().st_mode) == 0o600
+
+
+def test_the_store_writes_batches_and_keeps_what_was_written(tmp_path: Path) -> None:
+    path = tmp_path / "store.sqlite3"
+
+    async def session() -> dict[int, Any]:
+        store = ChatStore(path)
+        loaded = await store.get_chat_data()
+        await asyncio.gather(*(store.update_chat_data(chat, {"generation": chat}) for chat in range(1, 501)))
+        await store.drop_chat_data(7)
+        await store.flush()
+        return loaded
+
+    assert asyncio.run(session()) == {}
+    reloaded = asyncio.run(session())
+    assert len(reloaded) == 499 and 7 not in reloaded and reloaded[500]["generation"] == 500
+
+
+def test_the_store_forgets_chats_idle_past_the_retention(tmp_path: Path) -> None:
+    path, now = tmp_path / "store.sqlite3", [1_000_000.0]
+
+    async def write(chat: int) -> None:
+        store = ChatStore(path, retention_days=30, clock=lambda: now[0])
+        await store.update_chat_data(chat, {"state": {}})
+        await store.flush()
+
+    asyncio.run(write(1))
+    now[0] += 20 * 86400
+    asyncio.run(write(2))
+    now[0] += 15 * 86400  # chat 1 is 35 days old, chat 2 is 15
+    loaded = asyncio.run(ChatStore(path, retention_days=30, clock=lambda: now[0]).get_chat_data())
+    assert set(loaded) == {2}
+    with sqlite3.connect(path) as db:
+        assert [row[0] for row in db.execute("SELECT id FROM chats")] == [2]  # gone from the file, too
+    db.close()
+
+
+async def test_idle_chats_are_forgotten_in_memory(api: FakeBotAPI, launch: Launch) -> None:
+    now = [1_000_000.0]
+    async with launch() as application:
+        handlers = Handlers(bot.answer, retention_days=30, clock=lambda: now[0])
+        application.chat_data[55]["seen"] = now[0] - 31 * 86400
+        application.chat_data[56]["seen"] = now[0] - 29 * 86400
+        handlers._forget_idle_chats(application)
+        assert 55 not in application.chat_data and 56 in application.chat_data
+
+
+def test_a_killed_bot_keeps_every_conversation_written_before(tmp_path: Path) -> None:
+    """SIGKILL in the middle of a stream of batches: the file stays readable and holds whole batches."""
+    path = tmp_path / "store.sqlite3"
+    script = (
+        "import asyncio, sys\n"
+        "from pathlib import Path\n"
+        "from bot.telegram import ChatStore\n"
+        "async def main():\n"
+        f"    store = ChatStore(Path({str(path)!r}))\n"
+        "    await store.get_chat_data()\n"
+        "    for batch in range(10**6):\n"
+        "        await asyncio.gather(*(store.update_chat_data(c, {'batch': batch}) for c in range(2000)))\n"
+        "        print(batch, flush=True)\n"
+        "asyncio.run(main())\n"
+    )
+    process = subprocess.Popen([sys.executable, "-c", script], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    for _ in range(3):
+        process.stdout.readline()
+    process.kill()
+    process.wait()
+    chats = asyncio.run(ChatStore(path).get_chat_data())
+    assert len(chats) == 2000
+    assert len({data["batch"] for data in chats.values()}) == 1  # one whole batch, never half of one
+    assert not list(tmp_path.glob("*.unreadable-*"))
 
 
 def test_an_unusable_store_path_is_one_line_and_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -435,7 +560,7 @@ def test_an_unusable_store_path_is_one_line_and_exit_2(tmp_path: Path, monkeypat
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
-    assert cli_main(["telegram", "--persistence", str(blocker / "telegram.pickle")]) == 2
+    assert cli_main(["telegram", "--persistence", str(blocker / "telegram.sqlite3")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("hipbot: error: cannot use the conversation store") and err.count("\n") == 1
     assert TOKEN not in err

@@ -1,6 +1,6 @@
 """`hipbot telegram`: a thin python-telegram-bot (v22) adapter over the pure core.
 
-Each chat's conversation state lives in `context.chat_data` (pickled to a 0600 file by default).
+Each chat's conversation state lives in `context.chat_data`, stored in a 0600 SQLite file by default.
 Message text is health data: it is never logged, and neither is the bot token.
 """
 
@@ -13,9 +13,9 @@ from ._setup import (
     configure_logging,
     default_persistence_path,
     file_url_for,
-    private_persistence,
     strip_mention,
 )
+from ._store import ChatStore
 
 __all__ = [
     "ALLOWED_UPDATES",
@@ -28,6 +28,7 @@ __all__ = [
     "START",
     "UNKNOWN_COMMAND",
     "ChatOrderedProcessor",
+    "ChatStore",
     "Handlers",
     "about_text",
     "addressed",
@@ -38,7 +39,6 @@ __all__ = [
     "file_url_for",
     "keyboard",
     "polling",
-    "private_persistence",
     "quietly",
     "render",
     "retrying",

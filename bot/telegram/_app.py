@@ -17,19 +17,22 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from telegram import Update
-from telegram.error import InvalidToken, TelegramError
+from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseUpdateProcessor
 
 from .._engine import answer as core_answer
 from .._model import Answer
 from ._handlers import Handlers
-from ._setup import configure_logging, default_persistence_path, file_url_for, private_persistence
+from ._setup import configure_logging, default_persistence_path, file_url_for
+from ._store import ChatStore
 
 TOKEN_PATTERN = re.compile(r"^\d+:[A-Za-z0-9_-]{30,}$")
 SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
 MAX_CONCURRENT_UPDATES = 64
 RATE_LIMIT_RETRIES = 3
+START_UP_RETRIES = 2
+DEFAULT_RETENTION_DAYS = 30.0
 
 
 def build_application(
@@ -39,12 +42,14 @@ def build_application(
     base_url: str | None = None,
     base_file_url: str | None = None,
     persistence: Path | None = None,
+    retention_days: float = DEFAULT_RETENTION_DAYS,
     rate_limit: bool = True,
     timeout: float = 10.0,
 ) -> Application[Any, Any, Any, Any, Any, Any]:
-    """The bot as production runs it; tests point `base_url` at a fake server and inject `answer`."""
+    """The bot as production runs it; tests point `base_url` at a fake server and inject `answer`.
+    Raises OSError when the conversation store cannot be used."""
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry the token in the URL
-    handlers = Handlers(answer)
+    handlers = Handlers(answer, retention_days)
     builder = (
         ApplicationBuilder()
         .token(token)
@@ -57,7 +62,7 @@ def build_application(
     if base_url:
         builder.base_url(base_url).base_file_url(base_file_url or file_url_for(base_url))
     if persistence is not None:
-        builder.persistence(private_persistence(persistence))
+        builder.persistence(ChatStore(persistence, retention_days=retention_days))
     if rate_limit:
         builder.rate_limiter(AIORateLimiter(max_retries=RATE_LIMIT_RETRIES))
     application = builder.build()
@@ -89,39 +94,48 @@ def run_telegram(args: argparse.Namespace) -> int:
     secret = os.environ.get("TELEGRAM_WEBHOOK_SECRET", "").strip()
     problem = config_problem(token, secret, args.webhook, args.base_url)
     if problem:
-        print(f"hipbot: error: {problem}", file=sys.stderr)
-        return 2
+        return _fail(problem, 2)
     configure_logging(token)
     persistence = None if args.no_persistence else (args.persistence or default_persistence_path()).expanduser()
     try:
         application = build_application(
             token, base_url=args.base_url, base_file_url=args.base_file_url,
-            persistence=persistence, rate_limit=not args.no_rate_limit,
+            persistence=persistence, retention_days=args.retention_days, rate_limit=not args.no_rate_limit,
         )
     except OSError as exc:
-        print(f"hipbot: error: cannot use the conversation store {persistence} ({exc.strerror or type(exc).__name__})",
-              file=sys.stderr)
-        return 2
+        return _fail(f"cannot use the conversation store {persistence} ({exc.strerror or exc})", 2)
     application.bot_data["mode"] = f"webhook {args.webhook} on {args.listen}:{args.port}" if args.webhook else "long polling"
     try:
         if args.webhook:
             application.run_webhook(
                 listen=args.listen, port=args.port, url_path=urlsplit(args.webhook).path.lstrip("/"),
                 webhook_url=args.webhook, secret_token=secret or secrets.token_urlsafe(32),
-                allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False, bootstrap_retries=3,
+                allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False, bootstrap_retries=START_UP_RETRIES,
             )
         else:
-            application.run_polling(allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False, bootstrap_retries=3)
+            application.run_polling(allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False,
+                                    bootstrap_retries=START_UP_RETRIES)
     except InvalidToken:
-        print("hipbot: error: Telegram rejected TELEGRAM_BOT_TOKEN", file=sys.stderr)
-        return 2
+        return _fail("Telegram rejected TELEGRAM_BOT_TOKEN (revoked or mistyped? check it with @BotFather)", 2)
+    except BadRequest as exc:  # setWebhook refused: a URL Telegram cannot use
+        return _fail(f"Telegram refused the webhook URL ({_masked(exc.message, token)})", 2)
+    except NetworkError as exc:  # TimedOut included
+        problem = _masked(exc.message, token)
+        return _fail(f"cannot reach the Bot API, even after {START_UP_RETRIES} retries ({problem})", 1)
     except TelegramError as exc:
-        print(f"hipbot: error: the Bot API failed at start-up ({type(exc).__name__})", file=sys.stderr)
-        return 1
-    finally:
-        if persistence is not None and persistence.exists():
-            persistence.chmod(0o600)
+        return _fail(f"the Bot API failed at start-up ({_masked(exc.message, token)})", 1)
+    except OSError as exc:  # e.g. the webhook port is taken
+        return _fail(f"cannot listen on {args.listen}:{args.port} ({exc.strerror or type(exc).__name__})", 2)
     return 0
+
+
+def _fail(problem: str, status: int) -> int:
+    print(f"hipbot: error: {problem}", file=sys.stderr)
+    return status
+
+
+def _masked(text: str, token: str) -> str:
+    return text.replace(token, "<token>")
 
 
 def config_problem(token: str, secret: str, webhook: str | None, base_url: str | None) -> str | None:

@@ -6,7 +6,9 @@ import asyncio
 import functools
 import logging
 import re
+import time
 import traceback
+from collections.abc import Callable
 from typing import Any, cast
 
 from telegram import Bot, BotCommand, CallbackQuery, Message, Update
@@ -23,6 +25,8 @@ Context = ContextTypes.DEFAULT_TYPE
 logger = logging.getLogger("bot.telegram")
 
 INLINE_ANSWER_CHARS = 1000
+SWEEP_EVERY_SECONDS = 3600.0
+DAY = 86400.0
 SUGGESTION_DATA = re.compile(r"s:(\d+):(\d+)")
 
 START = """Hi! I'm hipbot. I answer questions about back pain on the hip thrust machine, from one expert article:
@@ -69,10 +73,14 @@ NON_TEXT = (
 
 
 class Handlers:
-    """The bot's handlers; each chat's state is kept in chat_data, replies come from `answer`."""
+    """The bot's handlers; each chat's state is kept in chat_data, replies come from `answer`.
+    Chats idle for longer than `retention_days` are forgotten (in memory and in the store)."""
 
-    def __init__(self, answer: Answer) -> None:
+    def __init__(self, answer: Answer, retention_days: float = 30.0, clock: Callable[[], float] = time.time) -> None:
         self.answer = answer
+        self.retention = retention_days * DAY
+        self.clock = clock
+        self._next_sweep = 0.0
 
     def register(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         """Add the handlers: commands, text, suggestion buttons, non-text messages and errors."""
@@ -176,7 +184,9 @@ class Handlers:
         else:  # a long message takes longer: keep the event loop free for other chats
             reply = await asyncio.to_thread(self.answer, text, state)
         generation = data.get("generation", 0) + 1
-        data.update(state=reply.state.to_dict(), generation=generation, suggestions=list(reply.suggestions))
+        data.update(state=reply.state.to_dict(), generation=generation, suggestions=list(reply.suggestions),
+                    seen=self.clock())
+        self._forget_idle_chats(context.application)
         body = f"› {text}\n\n{reply.text}" if echo else reply.text
         message = update.message  # None for a button press
         quote = message.message_id if message and message.chat.type != ChatType.PRIVATE else None
@@ -184,6 +194,16 @@ class Handlers:
             await self._send_picture(context.bot, chat_id, dict(reply.picture))
         await send_text(context.bot, chat_id, body, keyboard(reply.suggestions, generation), quote)
         logger.debug("Replied: intent=%s confidence=%.2f", reply.intent, reply.confidence)
+
+    def _forget_idle_chats(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        """At most once an hour, drop the chats not seen within the retention period."""
+        now = self.clock()
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + SWEEP_EVERY_SECONDS
+        idle = [chat for chat, data in application.chat_data.items() if data.get("seen", now) < now - self.retention]
+        for chat in idle:
+            application.drop_chat_data(chat)
 
     @staticmethod
     async def _send_picture(bot: Bot, chat_id: int, labels: dict[str, str]) -> None:

@@ -1,65 +1,23 @@
-"""Set-up around the bot: the private persistence file, default paths, logging, /about and group mentions."""
+"""Set-up around the bot: default paths, logging, /about and group mentions."""
 
 from __future__ import annotations
 
 import functools
 import logging
 import os
-import pickle
 import re
-import time
 from pathlib import Path
 from typing import Any
 
 from telegram import Message
-from telegram.ext import PersistenceInput, PicklePersistence
+from telegram.error import TelegramError
 
 from .._corpus import _front_matter
 from .._engine import default_engine
 
-PERSIST_EVERY_SECONDS = 10
-logger = logging.getLogger("bot.telegram")
-
-_EMPTY_STORE = {"conversations": {}, "user_data": {}, "chat_data": {}, "bot_data": {}, "callback_data": None}
-
-
-def private_persistence(path: Path) -> PicklePersistence[Any, Any, Any]:
-    """PicklePersistence of chat_data only, in a file created with mode 0600 (it holds health data).
-    A store that cannot be read (corrupt, truncated, empty, foreign) is moved aside, kept, and
-    the bot starts with an empty one. An unusable path raises OSError."""
-    path = path.expanduser()
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if path.exists() and not _readable_store(path):
-        aside = path.with_name(f"{path.name}.unreadable-{int(time.time())}")
-        os.replace(path, aside)
-        logger.warning("The conversation store %s could not be read; it was moved to %s and a new one started.", path, aside)
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    else:  # an empty store in PTB's format: PTB then rewrites the file in place, keeping its mode
-        with os.fdopen(descriptor, "wb") as file:
-            pickle.dump(_EMPTY_STORE, file)
-    path.chmod(0o600)
-    return PicklePersistence(
-        path, store_data=PersistenceInput(bot_data=False, user_data=False, callback_data=False),
-        update_interval=PERSIST_EVERY_SECONDS,
-    )
-
-
-def _readable_store(path: Path) -> bool:
-    """Whether the file is a store this bot wrote (a pickled dict with PTB's keys)."""
-    try:
-        with path.open("rb") as file:
-            data = pickle.load(file)  # noqa: S301 - our own 0600 file, never user input
-    except Exception:  # noqa: BLE001 - truncated or foreign files raise many kinds of error
-        return False
-    return isinstance(data, dict) and isinstance(data.get("chat_data", {}), dict)
-
-
 def default_persistence_path() -> Path:
-    """$XDG_STATE_HOME/hipbot/telegram.pickle, by default ~/.local/state/hipbot/telegram.pickle."""
-    return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "hipbot" / "telegram.pickle"
+    """$XDG_STATE_HOME/hipbot/telegram.sqlite3, by default ~/.local/state/hipbot/telegram.sqlite3."""
+    return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "hipbot" / "telegram.sqlite3"
 
 
 def file_url_for(base_url: str) -> str:
@@ -69,24 +27,34 @@ def file_url_for(base_url: str) -> str:
 
 
 def configure_logging(token: str) -> None:
-    """INFO logging to stderr, with the token masked should any library ever log it."""
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    """INFO logging to stderr: the token masked wherever it appears, Bot API errors on one line."""
+    logging.basicConfig(level=logging.INFO)
     for handler in logging.getLogger().handlers:
-        handler.addFilter(_TokenMask(token))
+        handler.setFormatter(SafeFormatter(token))
+        handler.addFilter(_not_start_up_retries)
 
 
-class _TokenMask(logging.Filter):
-    """Replaces the bot token in log records."""
+def _not_start_up_retries(record: logging.LogRecord) -> bool:
+    """PTB's start-up retry records: `run_telegram` reports their outcome in one line of its own."""
+    return not record.getMessage().startswith("Network Retry Loop (Bootstrap")
+
+
+class SafeFormatter(logging.Formatter):
+    """Masks the token in whole formatted records (tracebacks included) and shortens Bot API errors
+    (network failures, a rejected token) to one line instead of a traceback."""
 
     def __init__(self, token: str) -> None:
-        super().__init__()
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
         self.token = token
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if self.token in message:
-            record.msg, record.args = message.replace(self.token, "<token>"), None
-        return True
+    def formatException(self, ei: Any) -> str:  # noqa: N802 - logging's name
+        error = ei[1]
+        if isinstance(error, TelegramError):
+            return f"  {type(error).__name__}: {error.message}"
+        return super().formatException(ei)
+
+    def format(self, record: logging.LogRecord) -> str:
+        return super().format(record).replace(self.token, "<token>") if self.token else super().format(record)
 
 
 @functools.cache

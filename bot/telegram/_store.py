@@ -1,0 +1,200 @@
+"""The conversation store: each chat's data as one JSON row in SQLite, written in batches off the event loop.
+
+PTB hands changed chats over every `update_interval` seconds and once more at shutdown; they are
+written in one transaction (WAL, fsync on commit), so a kill at any moment leaves the last batch
+or the one before, never a broken file. Chats idle for longer than the retention are dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from telegram.ext import BasePersistence, PersistenceInput
+
+logger = logging.getLogger("bot.telegram")
+
+ChatData = dict[str, Any]
+SCHEMA = "CREATE TABLE IF NOT EXISTS chats (id INTEGER PRIMARY KEY, data TEXT NOT NULL, touched REAL NOT NULL)"
+INDEX = "CREATE INDEX IF NOT EXISTS chats_touched ON chats (touched)"
+SQLITE_HEADER = b"SQLite format 3\x00"
+DAY = 86400.0
+
+
+class ChatStore(BasePersistence[dict[Any, Any], ChatData, dict[Any, Any]]):
+    """PTB persistence of chat_data only, in a private (0600) SQLite file.
+
+    Raises OSError when the path cannot be used; a file that is not such a store is moved aside.
+    """
+
+    def __init__(self, path: Path, *, retention_days: float = 30.0, update_interval: float = 10.0,
+                 clock: Callable[[], float] = time.time) -> None:
+        super().__init__(PersistenceInput(bot_data=False, user_data=False, callback_data=False), update_interval)
+        self.path = path.expanduser()
+        self.retention = retention_days * DAY
+        self.clock = clock
+        self._db = _connect(self.path)
+        self._pending: dict[int, ChatData | None] = {}  # None: drop the chat
+        self._lock = asyncio.Lock()
+
+    async def get_chat_data(self) -> dict[int, ChatData]:
+        """The chats touched within the retention period (older ones are deleted first)."""
+        return await asyncio.to_thread(self._load)
+
+    async def update_chat_data(self, chat_id: int, data: ChatData) -> None:
+        """Queue the chat; PTB calls this for every changed chat at once, and one transaction writes them all."""
+        self._pending[chat_id] = data
+        await asyncio.sleep(0)  # let the rest of PTB's batch queue up behind this one
+        await self._write_pending()
+
+    async def drop_chat_data(self, chat_id: int) -> None:
+        """Queue the chat's removal."""
+        self._pending[chat_id] = None
+        await asyncio.sleep(0)
+        await self._write_pending()
+
+    async def flush(self) -> None:
+        """Write what is queued and close the file (PTB calls this at shutdown)."""
+        await self._write_pending()
+        async with self._lock:
+            self._db.close()
+
+    async def _write_pending(self) -> None:
+        if not self._pending:  # already taken by a batch; flush() waits for that batch through the lock
+            return
+        async with self._lock:
+            if self._pending:
+                batch, self._pending = self._pending, {}
+                await asyncio.to_thread(self._write, batch)
+
+    def _write(self, batch: dict[int, ChatData | None]) -> None:
+        now = self.clock()
+        kept = [(chat, json.dumps(data, separators=(",", ":")), now) for chat, data in batch.items() if data is not None]
+        with self._db:
+            self._db.executemany("INSERT OR REPLACE INTO chats (id, data, touched) VALUES (?, ?, ?)", kept)
+            self._db.executemany("DELETE FROM chats WHERE id = ?", [(c,) for c, d in batch.items() if d is None])
+            self._db.execute("DELETE FROM chats WHERE touched < ?", (now - self.retention,))
+
+    def _load(self) -> dict[int, ChatData]:
+        now = self.clock()
+        with self._db:
+            self._db.execute("DELETE FROM chats WHERE touched < ?", (now - self.retention,))
+        chats, skipped = {}, 0
+        for chat, text, touched in self._db.execute("SELECT id, data, touched FROM chats"):
+            try:
+                data = json.loads(text)
+            except ValueError:
+                data = None
+            if isinstance(data, dict):
+                data.setdefault("seen", touched)
+                chats[chat] = data
+            else:
+                skipped += 1
+        if skipped:
+            logger.warning("Skipped %d unreadable conversations in %s.", skipped, self.path)
+        return chats
+
+    # The rest of PTB's interface: nothing but chat data is kept.
+    async def get_user_data(self) -> dict[int, dict[Any, Any]]:
+        """Not stored."""
+        return {}
+
+    async def get_bot_data(self) -> dict[Any, Any]:
+        """Not stored."""
+        return {}
+
+    async def get_callback_data(self) -> None:
+        """Not stored."""
+        return None
+
+    async def get_conversations(self, name: str) -> dict[Any, Any]:
+        """Not stored."""
+        return {}
+
+    async def update_conversation(self, name: str, key: Any, new_state: object | None) -> None:
+        """Not stored."""
+
+    async def update_user_data(self, user_id: int, data: dict[Any, Any]) -> None:
+        """Not stored."""
+
+    async def update_bot_data(self, data: dict[Any, Any]) -> None:
+        """Not stored."""
+
+    async def update_callback_data(self, data: Any) -> None:
+        """Not stored."""
+
+    async def drop_user_data(self, user_id: int) -> None:
+        """Not stored."""
+
+    async def refresh_user_data(self, user_id: int, user_data: dict[Any, Any]) -> None:
+        """Nothing to refresh."""
+
+    async def refresh_chat_data(self, chat_id: int, chat_data: ChatData) -> None:
+        """Nothing to refresh: this process is the only writer."""
+
+    async def refresh_bot_data(self, bot_data: dict[Any, Any]) -> None:
+        """Nothing to refresh."""
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    """Open (or create, mode 0600) the store, first moving aside a file that is not one."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.exists() and not _is_store(path):
+        _move_aside(path)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    path.chmod(0o600)
+    try:
+        db = sqlite3.connect(path, timeout=5.0, check_same_thread=False)  # one user at a time, under a lock
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        with db:
+            db.execute(SCHEMA)
+            db.execute(INDEX)
+    except sqlite3.Error as exc:
+        raise OSError(f"not a usable SQLite file ({exc})") from exc
+    for sidecar in _sidecars(path):
+        if sidecar.exists():
+            sidecar.chmod(0o600)
+    return db
+
+
+def _is_store(path: Path) -> bool:
+    """Whether the file is an intact SQLite database holding our table (an empty file is not)."""
+    try:
+        with path.open("rb") as file:
+            if file.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
+                return False
+        db = sqlite3.connect(path, timeout=5.0)  # read-write, so a journal left by a kill is replayed
+        try:
+            if db.execute("PRAGMA quick_check").fetchone() != ("ok",):
+                return False
+            columns = {row[1] for row in db.execute("PRAGMA table_info(chats)")}
+            return columns == {"id", "data", "touched"}
+        finally:
+            db.close()
+    except (OSError, sqlite3.Error):
+        return False
+
+
+def _move_aside(path: Path) -> None:
+    """Rename the file (and any SQLite sidecars) to `<name>.unreadable-<time>`: kept, never deleted."""
+    stamp = int(time.time())
+    aside = path.with_name(f"{path.name}.unreadable-{stamp}")
+    while aside.exists():
+        stamp += 1
+        aside = path.with_name(f"{path.name}.unreadable-{stamp}")
+    for source in (path, *_sidecars(path)):
+        if source.exists():
+            os.replace(source, aside.with_name(aside.name + source.name[len(path.name):]))
+    logger.warning("The conversation store %s could not be read; it was moved to %s and a new one started.", path, aside)
+
+
+def _sidecars(path: Path) -> tuple[Path, Path]:
+    return path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")
