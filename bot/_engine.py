@@ -16,6 +16,7 @@ from ._config import Config, load_config
 from ._corpus import load_corpus
 from ._coverage import Coverage, Uncovered
 from ._errors import DataError
+from ._explain import Explanation
 from ._index import Index, build_index, build_lock, cache_dir, content_key, load_cached, save_cached
 from ._knowledge import PACKAGED, knowledge_paths
 from ._lexicon import Lexicon
@@ -94,6 +95,26 @@ class Engine:
         if uncovered:
             return self._uncovered_reply(uncovered, state, screening)
         return self._reply(route, state)
+
+    def explain(self, text: str, state: State | None = None) -> Explanation:
+        """What the core saw in `text` and why it answered as it did (it reads the message again)."""
+        reply = self.answer(text, state)
+        state = self.safety.sanitize(self.check.sanitize(state or State()))
+        said = normalize(text if isinstance(text, str) else str(text))
+        screening = self.safety.screen(said, state)
+        route = self._route(said, state, screening)
+        uncovered = None if route.smalltalk else self.coverage.find(said)
+        found = screening.triage.flags if screening.triage and not screening.triage.sticky else ()
+        similarities = self.index.similarities(self.index.vectorize(self.lexicon.expand(said, screening.corrections)))
+        sections = tuple(Source(self.chunks[i].id, self.chunks[i].heading, round(float(similarities[i]), 3))
+                         for i in np.argsort(-similarities)[:MAX_SOURCES] if similarities[i] > 0)
+        return Explanation(
+            reply.intent, reply.topic, reply.confidence, found,
+            sticky=reply.intent == "red_flag" and not found and bool(state.red_flags),
+            classifier_flag=route.classifier_flag, sections=sections, followup=route.followup,
+            not_covered=uncovered.gap.kind if uncovered else None,
+            closest=route.closest if reply.intent != "red_flag" else (),
+        )
 
     def _uncovered_reply(self, uncovered: Uncovered, state: State, screening: Screening) -> Reply:
         """Say what the article does not cover; answer the rest of the message if it asks something it does."""

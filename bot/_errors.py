@@ -10,3 +10,7 @@ class DataError(Exception):
         self.path, self.place, self.problem = path, place, problem
         where = f"{path}: {place}" if place else path
         super().__init__(f"{where}: {problem}")
+
+
+class InboxError(OSError):
+    """The review inbox file cannot be used; the message is one line naming the path."""

@@ -30,3 +30,8 @@ def knowledge_paths() -> Knowledge:
         intents=Path(os.environ.get("HIPBOT_INTENTS") or base / "intents.yaml"),
         check=Path(os.environ.get("HIPBOT_CHECK") or base / "check.yaml"),
     )
+
+
+def state_file(name: str) -> Path:
+    """A file of hipbot's own state: $XDG_STATE_HOME/hipbot/NAME, by default ~/.local/state/hipbot/NAME."""
+    return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "hipbot" / name

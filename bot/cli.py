@@ -10,7 +10,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ._errors import DataError
+from typing import TYPE_CHECKING
+
+from ._errors import DataError, InboxError
+from ._knowledge import state_file
+from ._model import Answer
+
+if TYPE_CHECKING:
+    from .review import Inbox
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -21,7 +28,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.basicConfig(format="hipbot: %(message)s", level=logging.WARNING)
     try:
         return int(args.run(args) or 0)
-    except DataError as exc:
+    except (DataError, InboxError) as exc:
         print(f"hipbot: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -67,10 +74,19 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--max-sessions", type=_positive, default=_default_sessions(), metavar="N",
                      help="with --jsonl: remember at most N sessions, forgetting the least recently used "
                           "(default 10000, or $HIPBOT_JSONL_SESSIONS)")
+    ask.add_argument("--explain", action="store_true", help="print the reply as JSON with \"why\": the signs, "
+                     "sections, scores and rules behind it")
     ask.set_defaults(run=_ask)
 
     chat = commands.add_parser("chat", help="talk to hipbot in the terminal")
     chat.set_defaults(run=_chat)
+
+    review = commands.add_parser("review", help="list the questions in the review inbox, grouped, most asked first")
+    review.add_argument("--export", type=Path, metavar="FILE.yaml", help="write the groups as labelled-set stubs")
+    review.add_argument("--purge", action="store_true", help="empty the inbox")
+    review.set_defaults(run=_review)
+    for command in (ask, chat, review):
+        _add_review_log(command)
 
     evaluate = commands.add_parser("eval", help="score a labelled set")
     evaluate.add_argument("file", type=Path)
@@ -86,13 +102,41 @@ def _parser() -> argparse.ArgumentParser:
     from .telegram_options import add_telegram_arguments
 
     add_telegram_arguments(telegram)
+    _add_review_log(telegram)
     telegram.set_defaults(run=_telegram)
     return parser
 
 
-def _ask(args: argparse.Namespace) -> int:
-    from ._engine import answer, default_engine
+def _add_review_log(parser: argparse.ArgumentParser) -> None:
+    default_path = state_file("review.sqlite3")
+    parser.add_argument("--review-log", nargs="?", type=Path, const=default_path, metavar="PATH",
+                        default=os.environ.get("HIPBOT_REVIEW_LOG") or None,
+                        help="opt in to the review inbox: keep questions answered out of scope or with low "
+                             f"confidence in this SQLite file (default {default_path}; or $HIPBOT_REVIEW_LOG)")
 
+
+def _inbox(args: argparse.Namespace) -> Inbox | None:
+    """The review inbox when the operator turned it on, else None."""
+    from .review import Inbox
+
+    if args.review_log is None:
+        return None
+    return Inbox(args.review_log, retention_days=float(os.environ.get("HIPBOT_RETENTION_DAYS") or 30))
+
+
+def _answering(args: argparse.Namespace) -> Answer:
+    """The core's answer, watched by the review inbox when it is on."""
+    from ._engine import answer
+    from .review import watched
+
+    inbox = _inbox(args)
+    return watched(answer, inbox) if inbox else answer
+
+
+def _ask(args: argparse.Namespace) -> int:
+    from ._engine import default_engine
+
+    answer = _answering(args)
     if args.jsonl:
         from .jsonl import serve_jsonl
 
@@ -102,8 +146,10 @@ def _ask(args: argparse.Namespace) -> int:
         default_engine()  # an unusable corpus is one error line and exit 2, before any line is read
         return serve_jsonl(sys.stdin, sys.stdout, answer, args.max_sessions)
     text = " ".join(args.text)
-    reply = answer(text)
-    if args.json:
+    reply = answer(text, None)
+    if args.explain:
+        print(json.dumps({**reply.to_json(), "why": default_engine().explain(text).to_json()}, ensure_ascii=False))
+    elif args.json:
         print(json.dumps(reply.to_json(), ensure_ascii=False))
     else:
         print(reply.text)
@@ -113,11 +159,25 @@ def _ask(args: argparse.Namespace) -> int:
 
 
 def _chat(args: argparse.Namespace) -> int:
-    from ._engine import answer, default_engine
+    from ._engine import default_engine
     from .repl import run_repl
 
-    default_engine()  # load (or, the first time, build) the index before the first prompt
-    return run_repl(answer)
+    engine = default_engine()  # load (or, the first time, build) the index before the first prompt
+    return run_repl(_answering(args), explain=engine.explain)
+
+
+def _review(args: argparse.Namespace) -> int:
+    from .review import Inbox, export_stubs, group, render
+
+    with Inbox(args.review_log or state_file("review.sqlite3")) as inbox:
+        if args.purge:
+            print(f"Removed {inbox.purge()} questions from the review inbox.")
+            return 0
+        groups = group(inbox.entries())
+    print(render(groups))
+    if args.export:
+        print(f"\nWrote {export_stubs(groups, args.export)} items to {args.export}: label them, then run hipbot eval on it.")
+    return 0
 
 
 def _eval(args: argparse.Namespace) -> int:

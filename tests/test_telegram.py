@@ -564,3 +564,33 @@ def test_an_unusable_store_path_is_one_line_and_exit_2(tmp_path: Path, monkeypat
     err = capsys.readouterr().err
     assert err.startswith("hipbot: error: cannot use the conversation store") and err.count("\n") == 1
     assert TOKEN not in err
+
+
+async def test_thumbs_down_sends_the_question_to_the_review_inbox(api: FakeBotAPI, tmp_path: Path) -> None:
+    from bot.review import Inbox
+
+    inbox = Inbox(tmp_path / "review.sqlite3")
+    application = build_application(TOKEN, base_url=api.base_url, persistence=None, inbox=inbox, rate_limit=False,
+                                    timeout=BOT_TIMEOUT)
+    async with polling(application):
+        api.push_message(61, CAUSE)
+        [reply] = await api.wait_replies(61, 1)
+        rows = reply["reply_markup"]["inline_keyboard"]
+        assert [button["text"] for button in rows[-1]] == ["👍", "👎"]
+        query = api.push_callback(reply, rows[-1][1]["callback_data"])
+        await api.wait_for(lambda: api.answered(query))
+        api.push_message(62, "my leg goes numb on thrusts")
+        [flag] = await api.wait_replies(62, 1)
+        await settle()
+    assert all(len(row) == 1 for row in flag["reply_markup"]["inline_keyboard"])  # no 👍/👎 under red-flag guidance
+    [entry] = inbox.entries()
+    assert (entry.text, entry.reason, entry.topic) == (CAUSE, "unhelpful", expected(CAUSE).topic)
+    answers = [c.params.get("text") for c in api.calls_of("answerCallbackQuery")]
+    assert any(text and "Thanks for telling me" in text for text in answers)
+
+
+async def test_no_feedback_buttons_without_the_inbox(api: FakeBotAPI, launch: Launch) -> None:
+    async with launch():
+        api.push_message(63, CAUSE)
+        [reply] = await api.wait_replies(63, 1)
+    assert all("👎" not in button["text"] for row in reply["reply_markup"]["inline_keyboard"] for button in row)

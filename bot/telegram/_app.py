@@ -21,7 +21,9 @@ from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseUpdateProcessor
 
 from .._engine import answer as core_answer
+from .._errors import InboxError
 from .._model import Answer
+from ..review import Inbox
 from ._handlers import Handlers
 from ._setup import configure_logging, default_persistence_path, file_url_for
 from ._store import ChatStore
@@ -43,13 +45,14 @@ def build_application(
     base_file_url: str | None = None,
     persistence: Path | None = None,
     retention_days: float = DEFAULT_RETENTION_DAYS,
+    inbox: Inbox | None = None,
     rate_limit: bool = True,
     timeout: float = 10.0,
 ) -> Application[Any, Any, Any, Any, Any, Any]:
     """The bot as production runs it; tests point `base_url` at a fake server and inject `answer`.
     Raises OSError when the conversation store cannot be used."""
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry the token in the URL
-    handlers = Handlers(answer, retention_days)
+    handlers = Handlers(answer, retention_days, inbox=inbox)
     builder = (
         ApplicationBuilder()
         .token(token)
@@ -98,10 +101,13 @@ def run_telegram(args: argparse.Namespace) -> int:
     configure_logging(token)
     persistence = None if args.no_persistence else (args.persistence or default_persistence_path()).expanduser()
     try:
+        inbox = Inbox(args.review_log, retention_days=args.retention_days) if args.review_log else None
         application = build_application(
-            token, base_url=args.base_url, base_file_url=args.base_file_url,
-            persistence=persistence, retention_days=args.retention_days, rate_limit=not args.no_rate_limit,
+            token, base_url=args.base_url, base_file_url=args.base_file_url, persistence=persistence,
+            retention_days=args.retention_days, inbox=inbox, rate_limit=not args.no_rate_limit,
         )
+    except InboxError as exc:
+        return _fail(str(exc), 2)
     except OSError as exc:
         return _fail(f"cannot use the conversation store {persistence} ({exc.strerror or exc})", 2)
     application.bot_data["mode"] = f"webhook {args.webhook} on {args.listen}:{args.port}" if args.webhook else "long polling"

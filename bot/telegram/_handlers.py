@@ -8,6 +8,7 @@ import logging
 import re
 import time
 import traceback
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -16,7 +17,8 @@ from telegram.constants import ChatAction, ChatType
 from telegram.error import NetworkError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
-from .._model import Answer, State
+from .._model import Answer, Reply, State
+from ..review import Inbox, watched
 from ._sending import keyboard, quietly, retrying, send_text
 from ._setup import about_text, addressed, strip_mention
 
@@ -28,6 +30,9 @@ INLINE_ANSWER_CHARS = 1000
 SWEEP_EVERY_SECONDS = 3600.0
 DAY = 86400.0
 SUGGESTION_DATA = re.compile(r"s:(\d+):(\d+)")
+FEEDBACK_DATA = re.compile(r"f:(\d+):(up|down)")
+FEEDBACK_ON = ("cause", "fix", "about")  # answers from the article carry 👍 / 👎 when the review inbox is on
+REMEMBERED_ANSWERS = 10_000  # chats whose last answer is kept in memory (only while the inbox is on) for a 👎
 
 START = """Hi! I'm hipbot. I answer questions about back pain on the hip thrust machine, from one expert article:
 • what usually causes it (setup, technique, load, weak glutes or core)
@@ -55,6 +60,8 @@ RESET = "Done, I have forgotten our conversation. Ask me anything about back pai
 NOT_TEXT = "I can only read text messages. Please type your question about back pain on the hip thrust machine."
 UNKNOWN_COMMAND = "I don't know that command. Try /help."
 EXPIRED = "That suggestion has expired: please type your question."
+THANKS_UP = "Thanks, glad it helped!"
+THANKS_DOWN = "Thanks for telling me. The question goes to the maintainers' review list (no name, no chat id)."
 APOLOGY = "Sorry, something went wrong on my side. Please try again in a moment."
 
 COMMANDS = [
@@ -76,11 +83,14 @@ class Handlers:
     """The bot's handlers; each chat's state is kept in chat_data, replies come from `answer`.
     Chats idle for longer than `retention_days` are forgotten (in memory and in the store)."""
 
-    def __init__(self, answer: Answer, retention_days: float = 30.0, clock: Callable[[], float] = time.time) -> None:
-        self.answer = answer
+    def __init__(self, answer: Answer, retention_days: float = 30.0, clock: Callable[[], float] = time.time,
+                 inbox: Inbox | None = None) -> None:
+        self.answer = watched(answer, inbox) if inbox else answer
         self.retention = retention_days * DAY
         self.clock = clock
+        self.inbox = inbox
         self._next_sweep = 0.0
+        self._answered: OrderedDict[int, tuple[int, str, Reply]] = OrderedDict()  # chat -> generation, question, reply
 
     def register(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         """Add the handlers: commands, text, suggestion buttons, non-text messages and errors."""
@@ -95,6 +105,7 @@ class Handlers:
             MessageHandler(new & filters.TEXT & ~filters.COMMAND, self.on_text),
             MessageHandler(new & NON_TEXT, self.on_non_text),
             CallbackQueryHandler(self.on_button, pattern=r"^s:"),
+            CallbackQueryHandler(self.on_feedback, pattern=r"^f:"),
         ])
         application.add_error_handler(self.on_error)
 
@@ -156,6 +167,18 @@ class Handlers:
         question = suggestions[int(match[2])]
         await self._respond(update, context, question, echo=True)
 
+    async def on_feedback(self, update: Update, context: Context) -> None:
+        """👍 / 👎 under an answer: a 👎 sends that question to the review inbox; the user gets a short thanks."""
+        query = cast(CallbackQuery, update.callback_query)
+        match = FEEDBACK_DATA.fullmatch(query.data or "")
+        answered = self._answered.get(_chat_id(update))
+        if not match or answered is None or answered[0] != int(match[1]) or self.inbox is None:
+            await quietly(query.answer(EXPIRED))
+            return
+        if match[2] == "down":
+            await asyncio.to_thread(self.inbox.mark_unhelpful, answered[1], answered[2])
+        await quietly(query.answer(THANKS_DOWN if match[2] == "down" else THANKS_UP))
+
     async def on_non_text(self, update: Update, context: Context) -> None:
         """Stickers, photos, voice...: a short polite reply (in groups only when addressed)."""
         message = cast(Message, update.effective_message)
@@ -192,7 +215,13 @@ class Handlers:
         quote = message.message_id if message and message.chat.type != ChatType.PRIVATE else None
         if reply.picture:
             await self._send_picture(context.bot, chat_id, dict(reply.picture))
-        await send_text(context.bot, chat_id, body, keyboard(reply.suggestions, generation), quote)
+        feedback = self.inbox is not None and reply.intent in FEEDBACK_ON
+        if feedback:
+            self._answered[chat_id] = (generation, text, reply)
+            self._answered.move_to_end(chat_id)
+            while len(self._answered) > REMEMBERED_ANSWERS:
+                self._answered.popitem(last=False)
+        await send_text(context.bot, chat_id, body, keyboard(reply.suggestions, generation, feedback), quote)
         logger.debug("Replied: intent=%s confidence=%.2f", reply.intent, reply.confidence)
 
     def _forget_idle_chats(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:

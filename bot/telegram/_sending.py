@@ -119,10 +119,11 @@ def _units(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def keyboard(suggestions: tuple[str, ...], generation: int) -> InlineKeyboardMarkup | None:
-    """One button per suggestion; callback data "s:<generation>:<index>" stays far below 64 bytes."""
-    if not suggestions:
-        return None
-    return InlineKeyboardMarkup([
-        [InlineKeyboardButton(text, callback_data=f"s:{generation}:{index}")] for index, text in enumerate(suggestions)
-    ])
+def keyboard(suggestions: tuple[str, ...], generation: int, feedback: bool = False) -> InlineKeyboardMarkup | None:
+    """One button per suggestion, then 👍 / 👎 if `feedback`; callback data ("s:<generation>:<index>",
+    "f:<generation>:up|down") stays far below Telegram's 64 bytes."""
+    rows = [[InlineKeyboardButton(text, callback_data=f"s:{generation}:{index}")] for index, text in enumerate(suggestions)]
+    if feedback:
+        rows.append([InlineKeyboardButton("👍", callback_data=f"f:{generation}:up"),
+                     InlineKeyboardButton("👎", callback_data=f"f:{generation}:down")])
+    return InlineKeyboardMarkup(rows) if rows else None

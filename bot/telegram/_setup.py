@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -14,10 +13,11 @@ from telegram.error import TelegramError
 
 from .._corpus import _front_matter
 from .._engine import default_engine
+from .._knowledge import state_file
 
 def default_persistence_path() -> Path:
     """$XDG_STATE_HOME/hipbot/telegram.sqlite3, by default ~/.local/state/hipbot/telegram.sqlite3."""
-    return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "hipbot" / "telegram.sqlite3"
+    return state_file("telegram.sqlite3")
 
 
 def file_url_for(base_url: str) -> str:
