@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._check import GuidedCheck, load_check
+from ._check import SCREEN, GuidedCheck, load_check
 from ._compose import Composer
 from ._config import Config, load_config
 from ._corpus import load_corpus
@@ -20,7 +20,7 @@ from ._explain import Explanation
 from ._index import Index, build_index, build_lock, cache_dir, content_key, load_cached, save_cached
 from ._knowledge import PACKAGED, knowledge_paths
 from ._lexicon import Lexicon
-from ._model import Chunk, Reply, Source, State
+from ._model import INTENTS, Chunk, Reply, Source, State
 from ._router import Route, Router
 from ._safety import GENERAL, Safety, Screening, Triage
 from ._text import normalize, words
@@ -114,6 +114,17 @@ class Engine:
             classifier_flag=route.classifier_flag, sections=sections, followup=route.followup,
             not_covered=uncovered.gap.kind if uncovered else None,
             closest=route.closest if reply.intent != "red_flag" else (),
+        )
+
+    def topics(self) -> frozenset[str]:
+        """Every topic a reply can carry (what a labelled set may name)."""
+        intents = set(INTENTS)
+        return frozenset(
+            {c.topic for c in self.chunks} | intents | {"about.setup_picture", "greeting.check_cancelled"}
+            | {key for key in self.config.replies if key.partition(".")[0] in intents}
+            | {f"out_of_scope.{gap.kind}" for gap in self.config.not_covered}
+            | {f"check.{step}" for step in (SCREEN, *(question.id for question in self.check.spec.questions))}
+            | set(self.config.examples)
         )
 
     def _uncovered_reply(self, uncovered: Uncovered, state: State, screening: Screening) -> Reply:

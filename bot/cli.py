@@ -181,10 +181,11 @@ def _review(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from ._engine import answer
-    from .evaluate import compare, evaluate, load_cases, report, report_json
+    from ._engine import answer, default_engine
+    from .evaluate import check_topics, compare, evaluate, load_cases, report, report_json
 
     cases = load_cases(args.file)
+    check_topics(cases, default_engine().topics(), args.file)
     if args.compare:
         print(compare(cases))
         return 0

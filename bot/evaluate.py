@@ -80,16 +80,14 @@ class Scores:
 
     def per_intent(self) -> dict[str, tuple[float, float, float, int]]:
         """Precision, recall, F1 and support of each intent."""
-        table = {}
-        for intent in INTENTS:
-            tp = sum(o.intent == intent and o.case.intent == intent for o in self.outcomes)
-            predicted = sum(o.intent == intent for o in self.outcomes)
-            support = sum(o.case.intent == intent for o in self.outcomes)
-            if not predicted and not support:
-                continue
-            p, r = _ratio(tp, predicted), _ratio(tp, support)
-            table[intent] = (p, r, _ratio(2 * p * r, p + r), support)
-        return table
+        return _per_label([(o.case.intent, o.intent) for o in self.outcomes], INTENTS)
+
+    def per_topic(self) -> dict[str, tuple[float, float, float, int]]:
+        """Precision, recall, F1 and support of each labelled topic (a reply in a sub-topic of the label counts)."""
+        labels = sorted({o.case.topic for o in self.outcomes})
+        pairs = [(o.case.topic, o.case.topic if o.topic == o.case.topic or o.topic.startswith(o.case.topic + ".")
+                  else o.topic) for o in self.outcomes]
+        return _per_label(pairs, labels)
 
     def tiers(self) -> dict[str, tuple[int, int]]:
         """For the emergency and urgent red-flag topics: (answered in that topic, labelled)."""
@@ -111,6 +109,26 @@ class Scores:
 
     def confusion(self) -> Counter[tuple[str, str]]:
         return Counter((o.case.intent, o.intent) for o in self.outcomes)
+
+
+def _per_label(pairs: list[tuple[str, str]], labels: Iterable[str]) -> dict[str, tuple[float, float, float, int]]:
+    """Precision, recall, F1 and support per label, from (expected, answered) pairs."""
+    table = {}
+    for label in labels:
+        tp = sum(got == label and want == label for want, got in pairs)
+        predicted = sum(got == label for _, got in pairs)
+        support = sum(want == label for want, _ in pairs)
+        if predicted or support:
+            p, r = _ratio(tp, predicted), _ratio(tp, support)
+            table[label] = (p, r, _ratio(2 * p * r, p + r), support)
+    return table
+
+
+def check_topics(cases: Iterable[Case], known: frozenset[str], path: Path) -> None:
+    """DataError naming the first item whose topic hipbot cannot answer with (a typo, a renamed section)."""
+    for case in cases:
+        if case.topic not in known:
+            raise DataError(str(path), case.id, f"unknown topic {case.topic!r} (not a section, reply or rule of hipbot)")
 
 
 def _ratio(a: float, b: float) -> float:
@@ -193,7 +211,7 @@ def report(scores: Scores) -> str:
 
 
 def report_json(scores: Scores) -> dict[str, Any]:
-    """The evaluation as data: totals, per-intent figures, calibration and every item."""
+    """The evaluation as data: totals, per-intent and per-topic figures, calibration and every item."""
     return {
         "items": len(scores.outcomes),
         "accuracy": scores.accuracy,
@@ -203,6 +221,8 @@ def report_json(scores: Scores) -> dict[str, Any]:
         "tiers": {topic: {"right": right, "labelled": labelled} for topic, (right, labelled) in scores.tiers().items()},
         "per_intent": {intent: {"precision": p, "recall": r, "f1": f1, "support": n}
                        for intent, (p, r, f1, n) in scores.per_intent().items()},
+        "per_topic": {topic: {"precision": p, "recall": r, "f1": f1, "support": n}
+                      for topic, (p, r, f1, n) in scores.per_topic().items()},
         "confusion": [{"expected": e, "answered": a, "count": n} for (e, a), n in sorted(scores.confusion().items())],
         "calibration": [{"low": low, "high": high, "replies": n, "accuracy": acc} for low, high, n, acc in scores.reliability()],
         "outcomes": [{"id": o.case.id, "text": o.case.text, "expected_intent": o.case.intent, "expected_topic": o.case.topic,

@@ -109,3 +109,22 @@ def test_an_unusable_inbox_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest
     assert cli_main(["ask", "--review-log", str(garbage), CAUSE]) == 2
     err = capsys.readouterr().err
     assert err.startswith("hipbot: error: ") and err.count("\n") == 1 and str(garbage) in err
+
+
+def test_eval_refuses_an_unknown_topic_and_reports_per_topic_figures(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    labelled = tmp_path / "set.yaml"
+    labelled.write_text(yaml.safe_dump({"items": [
+        {"id": "a", "text": CAUSE, "intent": "cause", "topic": "cause.general"},
+        {"id": "b", "text": OFF_TOPIC, "intent": "out_of_scope", "topic": "out_of_scope.programming"},
+    ]}))
+    report = tmp_path / "report.json"
+    assert cli_main(["eval", str(labelled), "--report", str(report)]) == 0
+    per_topic = json.loads(report.read_text())["per_topic"]
+    assert per_topic["cause.general"] == {"precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 1}
+    typo = tmp_path / "typo.yaml"
+    typo.write_text(yaml.safe_dump({"items": [{"id": "x1", "text": CAUSE, "intent": "cause", "topic": "cause.genral"}]}))
+    capsys.readouterr()
+    assert cli_main(["eval", str(typo)]) == 2
+    err = capsys.readouterr().err
+    assert "x1" in err and "cause.genral" in err and err.count("\n") == 1
