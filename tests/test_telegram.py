@@ -34,6 +34,7 @@ from bot.telegram import (
     Handlers,
     build_application,
     polling,
+    serve_webhook,
 )
 from fake_bot_api import FakeBotAPI
 
@@ -296,27 +297,61 @@ async def test_token_and_text_never_logged(api: FakeBotAPI, launch: Launch, capl
 async def test_webhook_mode(api: FakeBotAPI) -> None:
     application = build_application(TOKEN, base_url=api.base_url, persistence=None, rate_limit=False,
                                     timeout=BOT_TIMEOUT)
-    port = _free_port()
-    await application.initialize()
-    await application.updater.start_webhook(listen="127.0.0.1", port=port, url_path="hook", secret_token="s3cret",
-                                            webhook_url="https://bot.example/hook", allowed_updates=ALLOWED_UPDATES)
-    await application.start()
-    try:
+    port, stop = _free_port(), asyncio.Event()
+    serving = asyncio.create_task(serve_webhook(application, url="https://bot.example/hook", listen="127.0.0.1",
+                                                port=port, secret="s3cret", retries=0, allowed_updates=ALLOWED_UPDATES,
+                                                stop=stop))
+    base = f"http://127.0.0.1:{port}"
+    async with aiohttp.ClientSession() as session:
+        await api.wait_for(lambda: bool(api.webhook) and application.running)
         assert api.webhook == {"url": "https://bot.example/hook", "secret_token": "s3cret"}
+        async with session.get(f"{base}/healthz") as health:
+            assert health.status == 200 and await health.json() == {"ok": True, "bot": "hipbot_test_bot"}
         message = api.push_message(81, CAUSE)
         update = {"update_id": 1, "message": message}
-        async with aiohttp.ClientSession() as session:
-            url = f"http://127.0.0.1:{port}/hook"
-            async with session.post(url, json=update) as refused:
-                assert refused.status == 403
-            async with session.post(url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret"}) as ok:
-                assert ok.status == 200
+        async with session.post(f"{base}/hook", json=update) as refused:
+            assert refused.status == 403
+        secret = {"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
+        async with session.post(f"{base}/hook", data=b"{not json", headers=secret) as malformed:
+            assert malformed.status == 400
+        async with session.post(f"{base}/hook", json=update, headers=secret) as ok:
+            assert ok.status == 200
         [reply] = await api.wait_replies(81, 1)
         assert reply["text"] == expected(CAUSE).text
+        stop.set()
+        await asyncio.wait_for(serving, 10)
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(aiohttp.ClientConnectionError):
+            await session.get(f"{base}/healthz")
+
+
+async def test_hipbot_telegram_webhook_health_and_a_taken_port(api: FakeBotAPI, tmp_path: Path) -> None:
+    """`hipbot telegram --webhook` as deployed: /healthz answers once ready; a taken port is one line, exit 2."""
+    port = _free_port()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "telegram", "--webhook", "https://bot.example/hook", "--port", str(port),
+        "--base-url", api.base_url, "--persistence", str(tmp_path / "store.sqlite3"), cwd=PROJECT_ROOT,
+        env={**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN}, stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        async with aiohttp.ClientSession() as session:
+            for _ in range(300):
+                with contextlib.suppress(aiohttp.ClientConnectionError):
+                    async with session.get(f"http://127.0.0.1:{port}/healthz") as health:
+                        if health.status == 200:
+                            break
+                await asyncio.sleep(0.1)
+            assert health.status == 200
+        status, err = await _run_bot("--webhook", "https://bot.example/hook", "--port", str(port),
+                                     "--base-url", api.base_url, "--no-persistence")
+        assert status == 2 and err.count("\n") == 1 and f"cannot listen on 127.0.0.1:{port}" in err
     finally:
-        await application.updater.stop()
-        await application.stop()
-        await application.shutdown()
+        process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(process.communicate(), timeout=15)
+    log = stderr.decode()
+    assert process.returncode == 0, log
+    assert "hipbot ready as @hipbot_test_bot (webhook https://bot.example/hook on 127.0.0.1:" in log
+    assert TOKEN not in log
 
 
 async def test_fake_server_uploads_and_edits(api: FakeBotAPI, launch: Launch) -> None:

@@ -16,6 +16,7 @@ from ._setup import (
     strip_mention,
 )
 from ._store import ChatStore
+from ._webhook import serve_webhook
 
 __all__ = [
     "ALLOWED_UPDATES",
@@ -44,6 +45,7 @@ __all__ = [
     "retrying",
     "run_telegram",
     "send_text",
+    "serve_webhook",
     "split_text",
     "strip_mention",
 ]

@@ -27,6 +27,7 @@ from ..review import Inbox
 from ._handlers import Handlers
 from ._setup import configure_logging, default_persistence_path, file_url_for
 from ._store import ChatStore
+from ._webhook import serve_webhook
 
 TOKEN_PATTERN = re.compile(r"^\d+:[A-Za-z0-9_-]{30,}$")
 SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
@@ -113,11 +114,9 @@ def run_telegram(args: argparse.Namespace) -> int:
     application.bot_data["mode"] = f"webhook {args.webhook} on {args.listen}:{args.port}" if args.webhook else "long polling"
     try:
         if args.webhook:
-            application.run_webhook(
-                listen=args.listen, port=args.port, url_path=urlsplit(args.webhook).path.lstrip("/"),
-                webhook_url=args.webhook, secret_token=secret or secrets.token_urlsafe(32),
-                allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False, bootstrap_retries=START_UP_RETRIES,
-            )
+            asyncio.run(serve_webhook(application, url=args.webhook, listen=args.listen, port=args.port,
+                                      secret=secret or secrets.token_urlsafe(32), retries=START_UP_RETRIES,
+                                      allowed_updates=ALLOWED_UPDATES))
         else:
             application.run_polling(allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False,
                                     bootstrap_retries=START_UP_RETRIES)
