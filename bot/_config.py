@@ -90,15 +90,20 @@ class SafetyRules:
     spellings: tuple[str, ...]  # words a misspelling is corrected to before the scan
 
 
+WRONG_PREFIX = "wrong."  # a picture label named with it belongs to the wrong panel
+
+
 @dataclass(frozen=True)
 class Picture:
-    """The setup picture: what asks for it, where it is offered, and its article-quoted labels."""
+    """The setup picture: what asks for it, where it is offered, and its article-quoted labels
+    for the right setup (`labels`) and the wrong one beside it (`wrong_labels`)."""
 
     trigger: re.Pattern[str]
     suggestion: str
     offer_after: tuple[str, ...]
     text: str
     labels: dict[str, tuple[str, str]]  # name -> (section id, quote from that section)
+    wrong_labels: dict[str, tuple[str, str]]  # the same, for the faults in the wrong panel
 
 
 @dataclass(frozen=True)
@@ -356,17 +361,22 @@ def _off_topic(raw: dict, check: _Checker) -> dict[str, re.Pattern[str]]:
 
 
 def _picture(raw: dict, check: _Checker) -> Picture:
-    keys = ("trigger", "suggestion", "offer_after", "text", "labels")
+    keys = ("trigger", "suggestion", "offer_after", "text", "labels", "wrong_labels")
     check.keys(raw, keys, "picture", required=keys)
-    labels = {}
-    for name, spec in check.typed(raw["labels"], dict, "picture.labels").items():
-        place = f"picture.labels.{name}"
-        check.keys(check.typed(spec, dict, place), ("section", "quote"), place, required=("section", "quote"))
-        labels[str(name)] = (check.typed(spec["section"], str, f"{place}.section"), check.typed(spec["quote"], str, f"{place}.quote"))
     return Picture(
         trigger=check.pattern(raw["trigger"], "picture.trigger"),
         suggestion=check.typed(raw["suggestion"], str, "picture.suggestion"),
         offer_after=check.strings(raw["offer_after"], "picture.offer_after"),
         text=check.typed(raw["text"], str, "picture.text"),
-        labels=labels,
+        labels=_picture_labels(raw["labels"], "picture.labels", check),
+        wrong_labels=_picture_labels(raw["wrong_labels"], "picture.wrong_labels", check),
     )
+
+
+def _picture_labels(raw: Any, where: str, check: _Checker) -> dict[str, tuple[str, str]]:
+    labels = {}
+    for name, spec in check.typed(raw, dict, where).items():
+        place = f"{where}.{name}"
+        check.keys(check.typed(spec, dict, place), ("section", "quote"), place, required=("section", "quote"))
+        labels[str(name)] = (check.typed(spec["section"], str, f"{place}.section"), check.typed(spec["quote"], str, f"{place}.quote"))
+    return labels

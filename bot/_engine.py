@@ -12,7 +12,7 @@ import numpy as np
 
 from ._check import SCREEN, GuidedCheck, load_check
 from ._compose import Composer
-from ._config import Config, load_config
+from ._config import WRONG_PREFIX, Config, load_config
 from ._corpus import load_corpus
 from ._coverage import Coverage, Uncovered
 from ._errors import DataError
@@ -166,9 +166,10 @@ class Engine:
     def _picture_reply(self, state: State, suggestions: tuple[str, ...] | None = None) -> Reply:
         """The labelled setup picture; adapters draw it from `Reply.picture`."""
         picture = self.config.picture
-        labels = tuple((name, quote[0].upper() + quote[1:]) for name, (_, quote) in picture.labels.items())
+        quoted = {**picture.labels, **{WRONG_PREFIX + name: spec for name, spec in picture.wrong_labels.items()}}
+        labels = tuple((name, quote[0].upper() + quote[1:]) for name, (_, quote) in quoted.items())
         sections = tuple(dict.fromkeys(section for section, _ in picture.labels.values()))
-        text = picture.text + "\n\n" + "\n".join(f"• {label}" for _, label in labels)
+        text = picture.text + "\n\n" + "\n".join(f"• {label}" for name, label in labels if name in picture.labels)
         return Reply("about", "about.setup_picture", text, self._sources(sections, None), 1.0,
                      self.composer.suggestions("fix") if suggestions is None else suggestions,
                      replace(state, turns=state.turns + 1), picture=labels)
@@ -254,9 +255,10 @@ def _check_topics(config: Config, chunks: tuple[Chunk, ...], name: str) -> None:
             if side not in served:
                 raise DataError(name, f"pairs.{cause}", f"unknown topic {side!r}")
     texts = {c.id: c.text.lower() for c in chunks}
-    for label, (section, quote) in config.picture.labels.items():
-        if quote.lower() not in texts.get(section, ""):
-            raise DataError(name, f"picture.labels.{label}", f"quote not found in section {section!r}")
+    for field, labels in (("labels", config.picture.labels), ("wrong_labels", config.picture.wrong_labels)):
+        for label, (section, quote) in labels.items():
+            if quote.lower() not in texts.get(section, ""):
+                raise DataError(name, f"picture.{field}.{label}", f"quote not found in section {section!r}")
 
 
 def _check_causes(check: GuidedCheck, chunks: tuple[Chunk, ...], name: str) -> None:
