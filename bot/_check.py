@@ -194,6 +194,7 @@ class GuidedCheck:
         if self.spec.cancel.search(said):
             return Step(_leave(state), cancelled=True)
         pending = state.check_step
+        assert pending is not None, "step() is only called while the check is asking"
         if pending == SCREEN:
             return self._screen(said, state)
         answers = dict(state.check_answers)

@@ -1,4 +1,4 @@
-"""Reply text: lead with the answer, condense the article's passage, name the section."""
+"""Reply text: lead with the answer, keep it to a phone screen, name the section; suggestions people can send."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import re
 
 from ._config import Config
 from ._model import Chunk
+from ._text import words
 
 _FIRST_SENTENCE = re.compile(r"^(.+?[.!?])(\s|$)", re.S)
-GIST_LIMIT = 140
+BUDGET = 900  # characters of a reply, unless the user asks for everything
 
 
 class Composer:
@@ -22,25 +23,50 @@ class Composer:
         for serving in self.by_topic.values():
             serving.sort(key=lambda c: (c.kind != "faq", c.id != c.topic))  # direct FAQ answer, then the section
         self.chunks = chunks
+        self.primary = chunks[0].document if chunks else ""
 
     def headline(self, topic: str) -> str:
         """The heading of the section a topic is answered from."""
         return self._section(topic).heading if topic in self.by_topic else topic
 
-    def article(self, topic: str) -> str:
-        """The article's passage(s) for a topic, with a list of its sub-sections if it has any."""
-        main = self._section(topic)
-        parts = [c.text for c in self.by_topic[topic]]
-        children = [c for c in self.chunks if _is_under(c, main)]
-        if children:
-            parts.append("\n".join(f"• {c.heading}{_gist(c.text)}" for c in children))
-        parts.append(source_line(main))
-        return "\n\n".join(parts)
+    def label(self, topic: str) -> str:
+        """The short name of a topic for lists and sentences."""
+        named = self.config.topics.get(topic)
+        return named.label if named else self.headline(topic)
 
-    def _section(self, topic: str) -> Chunk:
-        """The topic's own section (not an FAQ entry serving it)."""
-        serving = self.by_topic[topic]
-        return next((c for c in serving if c.id == topic), serving[0])
+    def children(self, topic: str) -> list[str]:
+        """The topics of the sub-sections of a topic's section (the causes of the causes overview...)."""
+        if topic not in self.by_topic:
+            return []
+        main = self._section(topic)
+        return list(dict.fromkeys(c.topic for c in self.chunks if _is_under(c, main)))
+
+    def siblings(self, topic: str) -> list[str]:
+        """The overview a topic belongs to, with its children (its own, for an overview)."""
+        for parent in self.by_topic:
+            family = self.children(parent)
+            if topic in family or (topic == parent and family):
+                return family
+        return []
+
+    def article(self, topic: str, everything: bool = False) -> str:
+        """A topic's passage, within BUDGET characters unless `everything`; an overview lists its
+        sub-sections, one line each, then the source."""
+        main = self._section(topic)
+        source = source_line(main, main.document == self.primary)
+        children = self.children(topic)
+        if children and not everything:
+            lines = [f"• {self.label(t)}: {self._gist(t)}" for t in children]
+            return "\n\n".join((main.text, "\n".join(lines), source))
+        if children:
+            parts = [main.text] + [f"{self.label(t)}\n{self._section(t).text}" for t in children]
+            return "\n\n".join((*parts, source))
+        if everything:
+            return "\n\n".join((main.text, source))
+        room = BUDGET - len(source) - len(self.config.replies["more_hint"]) - 4
+        text = main.text if len(main.text) <= BUDGET - len(source) - 2 else _cut(main.text, room) + \
+            "\n\n" + self.config.replies["more_hint"]
+        return "\n\n".join((text, source))
 
     def gist(self, topic: str) -> str:
         """The first sentence of the passage that answers a topic."""
@@ -49,7 +75,10 @@ class Composer:
         return match.group(1) if match else text
 
     def ask_about(self, topic: str) -> str:
-        """A follow-up question that leads to `topic` (for 'closest topics' suggestions)."""
+        """The follow-up question offered for a topic."""
+        named = self.config.topics.get(topic)
+        if named:
+            return named.ask
         template = self.config.intents[self.config.intent_of(topic)].get("ask", "{heading}?")
         return template.format(heading=self.headline(topic).lower())
 
@@ -57,24 +86,62 @@ class Composer:
         """Follow-up questions offered after a reply of this intent."""
         return tuple(self.config.intents.get(intent, {}).get("suggestions", ()))
 
+    def suggestions_for(self, topic: str, shown: tuple[str, ...]) -> tuple[str, ...]:
+        """After an overview: its likeliest sub-topics not shown yet, then the intent's usual ones."""
+        intent = self.config.intent_of(topic)
+        usual = self.suggestions(intent)
+        children = [t for t in self.children(topic) if t not in shown]
+        if children:
+            return (*(self.ask_about(t) for t in children[:2]), *usual[:1])
+        return tuple(s for s in usual if s != self.ask_about(topic))
 
-def source_line(chunk: Chunk) -> str:
-    return f"📖 From \"{' › '.join(chunk.path)}\" ({chunk.document})."
+    def ungrounded_gists(self) -> list[str]:
+        """Topics whose gist uses words its section does not (data checks call this at load)."""
+        bad = []
+        for topic, named in self.config.topics.items():
+            if named.gist and topic in self.by_topic:
+                section = self._section(topic)
+                known = {w[:5] for w in words(f"{section.heading} {section.text}".lower())}
+                if any(len(w) > 3 and w[:5] not in known for w in words(named.gist.lower())):
+                    bad.append(topic)
+        return bad
+
+    def _gist(self, topic: str) -> str:
+        named = self.config.topics.get(topic)
+        if named and named.gist:
+            return named.gist
+        return _cut(self.gist(topic), 90)
+
+    def _section(self, topic: str) -> Chunk:
+        """The topic's own section (not an FAQ entry serving it)."""
+        serving = self.by_topic[topic]
+        return next((c for c in serving if c.id == topic), serving[0])
+
+
+def source_line(chunk: Chunk, primary: bool = True) -> str:
+    """Where a passage comes from: its section path, and the document when it is not the main article."""
+    where = " › ".join(chunk.path)
+    return f"📖 From “{where}”" + ("" if primary else f" ({chunk.document})")
 
 
 def _is_under(chunk: Chunk, parent: Chunk) -> bool:
-    return chunk.source == parent.source and chunk.path[: len(parent.path)] == parent.path and len(chunk.path) > len(parent.path)
+    return (chunk.source == parent.source and chunk.path[: len(parent.path)] == parent.path
+            and len(chunk.path) > len(parent.path))
+
+
+def _cut(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters at a line, sentence or word boundary, marked with "…"."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    for boundary, keep, mark in (("\n", 0, ""), (". ", 1, ""), (" ", 0, " …")):
+        at = head.rfind(boundary)
+        if at > limit // 2:
+            return head[: at + keep].rstrip() + mark
+    return head.rstrip() + "…"
 
 
 def after_first_sentence(text: str) -> str:
     """`text` without its first sentence (or all of it, if it is one sentence)."""
     match = _FIRST_SENTENCE.match(text.strip())
     return text.strip()[match.end():].strip() if match and match.end() < len(text.strip()) else text.strip()
-
-
-def _gist(text: str) -> str:
-    """': first sentence' when it is short enough for a bullet, else nothing."""
-    match = _FIRST_SENTENCE.match(text.strip())
-    sentence = match.group(1) if match else text.strip()
-    return f": {sentence}" if len(sentence) <= GIST_LIMIT else ""
-

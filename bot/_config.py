@@ -75,6 +75,7 @@ class RedFlag:
     needs: tuple[str, ...] = ()
     near: tuple[Near, ...] = ()
     mine_only: bool = False  # signs that are someone else's ("my mum has osteoporosis") do not count
+    asks: tuple[re.Pattern[str], ...] = ()  # questions about the signs: answered with the guidance, not remembered
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,29 @@ class Picture:
 
 
 @dataclass(frozen=True)
+class TopicCopy:
+    """How replies name a topic: a short label, a one-line gist in the article's words, the question offered for it."""
+
+    label: str
+    ask: str
+    gist: str = ""
+
+
+@dataclass(frozen=True)
+class Copy:
+    """What hipbot says about itself, the same in every adapter."""
+
+    disclaimer: str
+    banner: str
+    start: str
+    help: str
+    help_terminal: str
+    help_telegram: str
+    about: re.Pattern[str]  # what asks about the source article ("/about")
+    picture_caption: str
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything intents.yaml says, checked and compiled."""
 
@@ -133,6 +157,10 @@ class Config:
     lexicon: dict[str, tuple[str, ...]]
     examples: dict[str, tuple[str, ...]]
     picture: Picture
+    copy: Copy
+    topics: dict[str, TopicCopy]
+    more: re.Pattern[str]  # "what else?": the next cause or fix not shown yet
+    everything: re.Pattern[str]  # "the full checklist": an overview with every passage
 
     def intent_of(self, topic: str) -> str:
         """The intent a topic id belongs to: the part before its first dot."""
@@ -144,12 +172,13 @@ _SCHEMA: dict[str, type] = {
     "off_topic": dict, "back_trouble": str, "question": str, "followup": list, "followup_breakers": str,
     "pain": str, "negation": str, "negation_breakers": str, "negation_undone": str, "red_flags": dict,
     "tiers": dict, "safety": dict, "not_covered": dict, "smalltalk": dict, "topic_cues": dict,
-    "lexicon": dict, "examples": dict, "picture": dict,
+    "lexicon": dict, "examples": dict, "picture": dict, "copy": dict, "topics": dict, "more": str, "everything": str,
 }
 _REPLY_KEYS = (
     "greeting.hello", "greeting.thanks", "greeting.goodbye", "greeting.empty", "out_of_scope",
     "out_of_scope.not_text", "out_of_scope.other_language", "out_of_scope.unsure", "closest",
-    "not_covered", "covered_part", "hedge",
+    "not_covered", "covered_part", "hedge", "more_hint", "another", "all_shown", "again", "again_red_flag",
+    "still_on",
 )
 _ROUTING_KEYS = (
     "min_confidence", "sure", "red_flag_classifier", "topic_cue_bonus", "followup_bonus", "retrieval_weight", "off_topic_bonus", "asked_mode_ratio",
@@ -270,8 +299,27 @@ def _build(raw: Any, check: _Checker) -> Config:
         red_flags=red_flags, tiers=tiers, safety=_safety(data["safety"], check),
         not_covered=_not_covered(data["not_covered"], check),
         smalltalk={str(k): check.pattern(v, f"smalltalk.{k}") for k, v in data["smalltalk"].items()},
-        topic_cues={str(k): check.patterns(v, f"topic_cues.{k}") for k, v in data["topic_cues"].items()}, lexicon=lexicon, examples=examples, picture=_picture(data["picture"], check),
+        topic_cues={str(k): check.patterns(v, f"topic_cues.{k}") for k, v in data["topic_cues"].items()},
+        lexicon=lexicon, examples=examples, picture=_picture(data["picture"], check),
+        copy=_copy(data["copy"], check), topics=_topics(data["topics"], check),
+        more=check.pattern(data["more"], "more"), everything=check.pattern(data["everything"], "everything"),
     )
+
+
+def _copy(raw: dict, check: _Checker) -> Copy:
+    names = tuple(Copy.__dataclass_fields__)
+    check.keys(raw, names, "copy", required=names)
+    texts = {k: check.typed(v, str, f"copy.{k}").strip() for k, v in raw.items()}
+    return Copy(**{**texts, "about": check.pattern(raw["about"], "copy.about")})
+
+
+def _topics(raw: dict, check: _Checker) -> dict[str, TopicCopy]:
+    topics = {}
+    for topic, spec in raw.items():
+        place = f"topics.{topic}"
+        check.keys(check.typed(spec, dict, place), ("label", "ask", "gist"), place, required=("label", "ask"))
+        topics[str(topic)] = TopicCopy(**{k: check.typed(v, str, f"{place}.{k}") for k, v in spec.items()})
+    return topics
 
 
 def _tiers(raw: dict, check: _Checker) -> dict[str, dict[str, Any]]:
@@ -279,12 +327,13 @@ def _tiers(raw: dict, check: _Checker) -> dict[str, dict[str, Any]]:
     tiers = {}
     for name, spec in raw.items():
         place = f"tiers.{name}"
-        keys = ("lead", "reminder", "general", "thanks", "suggestions")
+        keys = ("lead", "reminder", "general", "thanks", "suggestions", "general_suggestions")
         check.keys(check.typed(spec, dict, place), keys, place, required=("lead", "reminder"))
         for key in ("lead", "reminder", "general", "thanks"):
             if key in spec:
                 check.typed(spec[key], str, f"{place}.{key}")
-        tiers[str(name)] = {**spec, "suggestions": check.strings(spec.get("suggestions", []), f"{place}.suggestions")}
+        tiers[str(name)] = {**spec, **{key: check.strings(spec.get(key, []), f"{place}.{key}")
+                                       for key in ("suggestions", "general_suggestions")}}
     if not tiers or "general" not in tiers[list(tiers)[-1]]:
         raise check.fail("tiers", "the last (article) tier needs a 'general' reply")
     return tiers
@@ -296,7 +345,7 @@ def _red_flags(raw: dict, tiers: dict[str, dict[str, Any]], check: _Checker) -> 
         place = f"red_flags.{topic}"
         if not str(topic).startswith("red_flag."):
             raise check.fail(place, "red-flag topics must start with 'red_flag.'")
-        keys = ("tier", "signs", "patterns", "with_pain", "with_flags", "needs", "near", "mine_only")
+        keys = ("tier", "signs", "patterns", "asks", "with_pain", "with_flags", "needs", "near", "mine_only")
         check.keys(check.typed(spec, dict, place), keys, place, required=("tier", "signs"))
         if spec["tier"] not in tiers:
             raise check.fail(f"{place}.tier", f"unknown tier {spec['tier']!r} (tiers: {', '.join(tiers)})")
@@ -309,6 +358,7 @@ def _red_flags(raw: dict, tiers: dict[str, dict[str, Any]], check: _Checker) -> 
             tier=spec["tier"],
             signs=check.typed(spec["signs"], str, f"{place}.signs"),
             patterns=check.patterns(spec.get("patterns", []), f"{place}.patterns"),
+            asks=check.patterns(spec.get("asks", []), f"{place}.asks"),
             with_pain=check.patterns(spec.get("with_pain", []), f"{place}.with_pain"),
             with_flags=check.patterns(spec.get("with_flags", []), f"{place}.with_flags"),
             needs=needs,

@@ -79,6 +79,19 @@ def parse_article(markdown: str, source: str) -> list[Chunk]:
     return chunks
 
 
+def describe_sources(chunks: tuple[Chunk, ...]) -> str:
+    """Each document hipbot answers from: title, author and attribution, from its front matter."""
+    parts = []
+    for source in dict.fromkeys(c.source for c in chunks):
+        document = next(c.document for c in chunks if c.source == source)
+        meta = _front_matter(Path(source).read_text(encoding="utf-8"), source)[0]
+        kind = "Source" if not parts else "Also drawn on"
+        author = f", by {meta['author']}" if meta.get("author") else ""
+        attribution = str(meta.get("attribution") or "").strip()
+        parts.append(f"{kind}: “{document}”{author}." + (f"\n{attribution}" if attribution else ""))
+    return "\n\n".join(parts)
+
+
 def _front_matter(markdown: str, source: str) -> tuple[dict, str, int]:
     """The YAML front matter (title, author, attribution...) and the body after it."""
     if not markdown.startswith("---\n"):

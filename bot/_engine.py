@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import threading
 from dataclasses import replace
@@ -13,14 +14,14 @@ import numpy as np
 from ._check import SCREEN, GuidedCheck, load_check
 from ._compose import Composer
 from ._config import WRONG_PREFIX, Config, load_config
-from ._corpus import load_corpus
+from ._corpus import describe_sources, load_corpus
 from ._coverage import Coverage, Uncovered
 from ._errors import DataError
 from ._explain import Explanation
 from ._index import Index, build_index, build_lock, cache_dir, content_key, load_cached, save_cached
 from ._knowledge import PACKAGED, knowledge_paths
 from ._lexicon import Lexicon
-from ._model import INTENTS, Chunk, Reply, Source, State
+from ._model import INTENTS, MAX_SHOWN, Chunk, Reply, Source, State
 from ._router import Route, Router
 from ._safety import GENERAL, Safety, Screening, Triage
 from ._text import normalize, words
@@ -57,6 +58,7 @@ class Engine:
         self.composer = Composer(self.config, self.chunks)
         self.safety = Safety(self.config, self.lexicon, self.composer)
         self.coverage = Coverage(self.config, self.index.domain_words)
+        self.about = describe_sources(self.chunks) + "\n\n" + self.config.copy.disclaimer
 
     def _build_index(self, key: str, folder: Path, known: frozenset[str]) -> Index:
         documents = [self._chunk_text(c) for c in self.chunks]
@@ -72,8 +74,12 @@ class Engine:
         return index
 
     def answer(self, text: str, state: State | None = None) -> Reply:
-        """Route `text` in the conversation `state` and compose the grounded reply; safety first."""
+        """Route `text` in the conversation `state` and compose the grounded reply; safety first.
+        The reply never repeats the previous one word for word."""
         state = self.safety.sanitize(self.check.sanitize(state or State()))
+        return self._unrepeated(self._answer(text, state), state.last_reply)
+
+    def _answer(self, text: str, state: State) -> Reply:
         said = normalize(text if isinstance(text, str) else str(text))  # once: everything below reads this
         screening = self.safety.screen(said, state)
         state = replace(state, body_parts=self.safety.body_parts(said))
@@ -92,9 +98,25 @@ class Engine:
             return self.check.reply(self.check.start(state), self.composer)
         if self.config.picture.trigger.search(said):
             return self._picture_reply(state)
+        if self.config.copy.about.search(said):
+            return self._about_reply(state)
         if uncovered:
             return self._uncovered_reply(uncovered, state, screening)
-        return self._reply(route, state)
+        return self._reply(route, state, said=said)
+
+    def _unrepeated(self, reply: Reply, last: str) -> Reply:
+        """`reply`, reworded when it would repeat the previous reply exactly; its state remembers it."""
+        text = reply.text
+        if _digest(text) == last:
+            replies = self.config.replies
+            text = f"{text}\n\n{replies['again_red_flag']}" if reply.intent == "red_flag" else \
+                f"{replies['again']} {text.split(chr(10))[0]}"
+        return replace(reply, text=text, state=replace(reply.state, last_reply=_digest(text)))
+
+    def _about_reply(self, state: State) -> Reply:
+        """The source article, its author and terms, and the other documents hipbot draws on."""
+        return Reply("about", "about.source", self.about, (), 1.0, self.composer.suggestions("greeting"),
+                     replace(state, turns=state.turns + 1))
 
     def explain(self, text: str, state: State | None = None) -> Explanation:
         """What the core saw in `text` and why it answered as it did (it reads the message again)."""
@@ -170,25 +192,38 @@ class Engine:
         labels = tuple((name, quote[0].upper() + quote[1:]) for name, (_, quote) in quoted.items())
         sections = tuple(dict.fromkeys(section for section, _ in picture.labels.values()))
         text = picture.text + "\n\n" + "\n".join(f"• {label}" for name, label in labels if name in picture.labels)
-        return Reply("about", "about.setup_picture", text, self._sources(sections, None), 1.0,
-                     self.composer.suggestions("fix") if suggestions is None else suggestions,
-                     replace(state, turns=state.turns + 1), picture=labels)
+        after = replace(state, turns=state.turns + 1)
+        if suggestions is None:  # follow-ups read it as the fixes' overview: "why does this happen?" works
+            suggestions = self.composer.suggestions("fix")
+            after = replace(after, topic="fix.general", intent="fix") if "fix.general" in self.composer.by_topic else after
+        return Reply("about", "about.setup_picture", text, self._sources(sections, None), 1.0, suggestions, after,
+                     picture=labels)
 
-    def _reply(self, route: Route, state: State, lead_override: str | None = None) -> Reply:
-        """The answer from the article for a routed topic (or a fixed reply); `lead_override` replaces the opening."""
+    def _reply(self, route: Route, state: State, lead_override: str | None = None, said: str = "") -> Reply:
+        """The answer from the article for a routed topic (or a fixed reply); `lead_override` opens it."""
         topic, intent = route.topic, self.config.intent_of(route.topic)
         sources: tuple[Source, ...] = ()
         suggestions = self.composer.suggestions(intent)
+        shown = state.shown
         if topic in self.composer.by_topic:
-            lead = lead_override or self.config.intents[intent].get("lead")
+            walked = self._walk(route, state, said)
+            if walked:
+                return walked
+            lead = lead_override
+            if state.shown and state.shown[-1] == topic and not lead:  # more about the same thing
+                lead = self.config.replies["still_on"].format(label=self.composer.label(topic))
             if route.closest:  # middling confidence: say so, and offer the other likely topics
-                hedge = self.config.replies["hedge"].format(heading=self.composer.headline(topic).lower())
+                hedge = self.config.replies["hedge"].format(heading=self.composer.label(topic).lower())
                 lead = f"{lead_override} {hedge}" if lead_override else hedge
                 suggestions = (*(self.composer.ask_about(t) for t in route.closest), *suggestions[:1])
-            text = "\n\n".join(filter(None, (lead, self.composer.article(topic))))
+            else:
+                suggestions = self.composer.suggestions_for(topic, shown)
+            everything = bool(self.config.everything.search(said))
+            text = "\n\n".join(filter(None, (lead, self.composer.article(topic, everything))))
             sources = self._sources((topic,), route.similarities)
             if topic in self.config.picture.offer_after and not state.red_flags:
                 suggestions = (self.config.picture.suggestion, *suggestions)
+            shown = _seen(shown, topic)
         elif route.closest:
             text = self.config.replies[topic] + "\n\n" + self.config.replies["closest"]
             suggestions = tuple(self.composer.ask_about(t) for t in route.closest)
@@ -202,8 +237,41 @@ class Engine:
             topic=route.topic if answered else state.topic,
             intent=intent if answered else state.intent,
             turns=state.turns + 1,
+            shown=shown,
         )
         return Reply(intent, topic, text, sources, route.confidence, suggestions, new_state)
+
+    def _walk(self, route: Route, state: State, said: str) -> Reply | None:
+        """"What else?" (the next cause or fix of the same list not shown yet, in the article's order), or
+        an overview just shown asked for again (the unseen one closest to the message); when all have
+        been shown, the list in one line. None when neither applies."""
+        family = self.composer.siblings(route.topic)
+        more = bool(self.config.more.search(said))
+        again = bool(state.shown) and state.shown[-1] == route.topic and bool(self.composer.children(route.topic))
+        if not family or not (again or more) or self.config.everything.search(said):
+            return None
+        unseen = [t for t in family if t not in state.shown]
+        if not more:  # asked again in other words: the one the message points to most, first
+            order = {t: n for n, t in enumerate(route.ranking)}
+            unseen.sort(key=lambda t: order.get(t, len(order)))
+        intent = self.config.intent_of(route.topic)
+        overview = next(t for t in self.composer.by_topic if self.composer.children(t) == family)
+        if not unseen:
+            labels = ", ".join(self.composer.label(t).lower() for t in family)
+            text = self.config.replies["all_shown"].format(kind=self.composer.label(overview).lower(), labels=labels)
+            other = "fix.general" if intent == "cause" else "cause.general"
+            suggestions = tuple(self.composer.ask_about(t) for t in (other, GENERAL) if t in self.composer.by_topic)
+            return Reply(intent, overview, text, (), route.confidence, suggestions,
+                         replace(state, topic=overview, intent=intent, turns=state.turns + 1))
+        topic = unseen[0]
+        lead = self.config.replies["another"].format(label=self.composer.label(topic))
+        text = "\n\n".join((lead, self.composer.article(topic)))
+        partner = self.config.pairs.get(topic) or next((c for c, f in self.config.pairs.items() if f == topic), None)
+        asks = [self.composer.ask_about(partner)] if partner in self.composer.by_topic else []
+        asks += [s for s in self.composer.suggestions(intent) if s != self.composer.ask_about(topic)]
+        suggestions = tuple(dict.fromkeys(asks))[:3]
+        return Reply(intent, topic, text, self._sources((topic,), route.similarities), route.confidence, suggestions,
+                     replace(state, topic=topic, intent=intent, turns=state.turns + 1, shown=_seen(state.shown, topic)))
 
     def _red_flag_reply(self, triage: Triage, state: State, scores: np.ndarray | None) -> Reply:
         """The guidance of the triage's tier; it ends a running check and stays in the state."""
@@ -236,6 +304,15 @@ class Engine:
 
 
 _REPLY_FALLBACK = {"greeting": "greeting.hello", "out_of_scope": "out_of_scope"}
+
+
+def _seen(shown: tuple[str, ...], topic: str) -> tuple[str, ...]:
+    """`shown` with `topic` moved to the end (the most recent), at most MAX_SHOWN long."""
+    return (*(t for t in shown if t != topic), topic)[-MAX_SHOWN:]
+
+
+def _digest(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8", "replace"), digest_size=6).hexdigest()
 
 
 def _known_words(config: Config, chunks: tuple[Chunk, ...]) -> frozenset[str]:

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 INTENTS = ("cause", "fix", "red_flag", "about", "out_of_scope", "greeting", "check")
+MAX_SHOWN = 64  # topics remembered as shown: more than the article has
 
 
 @dataclass(frozen=True)
@@ -44,12 +45,15 @@ class State:
     check_answers: tuple[tuple[str, str], ...] = ()  # (question id, choice label or "skipped")
     check_retry: bool = False  # the pending question was already asked again once
     body_parts: tuple[str, ...] = ()  # limbs the last message named, so the next can finish a sign ("like it's asleep")
+    shown: tuple[str, ...] = ()  # article topics answered so far, oldest first ("what else?" walks past them)
+    last_reply: str = ""  # a short digest of the last reply's text, so the next one never repeats it
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe form of the state."""
         data = asdict(self)
         data["red_flags"] = list(self.red_flags)
         data["body_parts"] = list(self.body_parts)
+        data["shown"] = list(self.shown)
         data["check_answers"] = [list(pair) for pair in self.check_answers]
         return data
 
@@ -74,6 +78,8 @@ class State:
             ) if isinstance(pairs, (list, tuple)) else (),
             check_retry=data.get("check_retry") is True,
             body_parts=_texts(parts),
+            shown=_texts(data.get("shown"))[-MAX_SHOWN:],
+            last_reply=_text_or_none(data.get("last_reply")) or "",
         )
 
 

@@ -13,7 +13,6 @@ from ._lexicon import Lexicon
 from ._model import State
 from ._text import ANALYSIS_LIMIT, words
 
-
 SETTLED = 0.5  # a greeting or off-topic message this likely is not read as a follow-up
 MIN_WORDS_FOR_LANGUAGE = 3
 SMALLTALK_WORDS = 40
@@ -48,6 +47,7 @@ class Route:
     followup: bool = False
     smalltalk: bool = False  # a greeting recognised by its wording, not by the classifier
     classifier_flag: tuple[str, float] | None = None  # a red-flag topic the classifier ranked first, and its score
+    ranking: tuple[str, ...] = ()  # answerable topics, best first (before follow-up resolution's choice)
 
 
 class Router:
@@ -98,7 +98,7 @@ class Router:
         closest = () if confidence >= self.config.routing["sure"] else tuple(
             t for t in self._ranked(scores) if t not in (best, self.partner.get(best)))[:2]
         return Route(best, confidence, closest=closest, similarities=similarities, followup=followup,
-                     classifier_flag=flagged)
+                     classifier_flag=flagged, ranking=tuple(self._ranked(scores)))
 
     def _ranked(self, scores: dict[str, float]) -> list[str]:
         """Answerable topics, best first."""
@@ -129,7 +129,8 @@ class Router:
         """The top-scoring answerable topic after follow-up resolution, and the red-flag topic
         the classifier ranked first, if it did (with its score, for the safety module)."""
         if previous is not None and previous.topic in scores and previous.intent != "red_flag":  # red flags stick apart
-            for topic in {previous.topic, self.partner.get(previous.topic)} - {None}:
+            partner = self.partner.get(previous.topic)
+            for topic in {previous.topic, *([partner] if partner else [])}:
                 scores[topic] = scores.get(topic, 0.0) + self.config.routing["followup_bonus"]
         leader = max(scores, key=scores.__getitem__)
         flagged = (leader, scores[leader]) if self.config.intent_of(leader) == "red_flag" else None

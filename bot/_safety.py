@@ -13,10 +13,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from ._compose import Composer, after_first_sentence, source_line
+from ._compose import Composer, source_line
 from ._config import Config, RedFlag, near_spans
 from ._lexicon import Lexicon
-from ._model import State
+from ._model import Chunk, State
 from ._text import ANALYSIS_LIMIT, words
 
 _SENTENCE = re.compile(r"[^.?!;\n]+")
@@ -28,6 +28,7 @@ CORRECTION_LIMIT = 20_000  # characters checked for misspelled key words (the pa
 WINDOW, WINDOW_OVERLAP = 2000, 400  # a sentence longer than WINDOW is read in overlapping windows
 SHORT_REPLY = 12  # words: a message this short may finish a sign the previous one began
 GENERAL = "red_flag.general"
+RED_FLAG_BUDGET = 600  # characters: a red-flag reply is read at once, action first
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class Scan:
 
     flags: tuple[str, ...]
     negated: tuple[tuple[int, int], ...]
+    asked: tuple[str, ...] = ()  # red flags only asked about ("when should I see a physio?"), not reported
 
     def without_negated(self, text: str) -> str:
         """`text` with negated signs blanked out, so 'no numbness' does not read as numbness."""
@@ -51,6 +53,7 @@ class Triage:
 
     flags: tuple[str, ...]
     sticky: bool = False
+    asked: bool = False  # a question about the warning signs in general, not a sign: not remembered
 
     @property
     def topic(self) -> str:
@@ -77,7 +80,9 @@ def scan(text: str, config: Config) -> Scan:
         if flag.topic not in found and flag.with_flags and not set(flag.needs).isdisjoint(found) \
                 and _found(flag, flag.with_flags, sentences, config, negated):
             found.append(flag.topic)
-    return Scan(tuple(f.topic for f in config.red_flags if f.topic in found), tuple(negated))
+    asked = tuple(flag.topic for flag in config.red_flags
+                  if flag.topic not in found and flag.asks and _found(flag, flag.asks, sentences, config, []))
+    return Scan(tuple(f.topic for f in config.red_flags if f.topic in found), tuple(negated), asked)
 
 
 @dataclass(frozen=True)
@@ -200,7 +205,12 @@ class Safety:
         if len(words(said)) <= SHORT_REPLY and not rules.body_part.search(said):
             for part in state.body_parts:  # "my foot feels off", then "like it's asleep"
                 flags += scan(f"my {part} {said}", self.config).flags
-        return Screening(self.combine(flags, state) if flags else None, found, corrections)
+        if flags:
+            return Screening(self.combine(flags, state), found, corrections)
+        if found.asked:  # a question about warning signs: the guidance, or the earlier sign's reminder
+            return Screening(self.earlier(state) if state.red_flags else Triage(found.asked, asked=True), found,
+                             corrections)
+        return Screening(None, found, corrections)
 
     def sanitize(self, state: State) -> State:
         """Forget red-flag ids that intents.yaml no longer has (a state from an older version)."""
@@ -227,6 +237,8 @@ class Safety:
         """The classifier's own red flag, or an earlier red flag that this message should get again.
         `asks_more`: the message asks for the guided check or for something the article does not cover."""
         if classifier_flag and classifier_flag[1] >= self.config.routing["red_flag_classifier"]:
+            if classifier_flag[0] == GENERAL and not state.red_flags:
+                return Triage((GENERAL,), asked=True)
             return self.combine((classifier_flag[0],), state)
         if not state.red_flags:
             return None
@@ -237,26 +249,33 @@ class Safety:
 
     def remember(self, state: State, triage: Triage) -> tuple[str, ...]:
         """The conversation's red flags after this one, highest tier first."""
-        return self.ranked(state.red_flags + triage.flags)
+        return state.red_flags if triage.asked else self.ranked(state.red_flags + triage.flags)
 
     def guidance(self, triage: Triage) -> str:
-        """The reply: what to do first (by tier), then the signs and the guidance it rests on."""
+        """The reply, under RED_FLAG_BUDGET characters: what to do first (by tier), then the signs it
+        rests on and the source. Emergency and urgent tiers say nothing else."""
         tier = self.config.tiers[self.tier(triage.topic)]
         signs = [f for f in triage.flags if f != GENERAL]
         if not signs:
-            return tier["general"] + "\n\n" + self.composer.article(GENERAL)
-        described = " and ".join(self._signs(signs))
-        if triage.sticky:
-            lead = tier["reminder"].format(signs=described)
-        else:
-            lead = tier["lead"].format(signs=described)
+            answer = self.composer.by_topic[GENERAL][0]  # the article's own summary of the warning signs
+            return "\n\n".join((tier["general"], answer.text, self._source(answer)))
+        named = self._signs(signs)
+        described = named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
+        lead = tier["reminder" if triage.sticky else "lead"].format(signs=described)
         top = [f for f in signs if self.tier(f) == self.tier(triage.topic)]
-        if self.tier(triage.topic) != self.tiers[-1]:  # emergency or urgent: the clinical guidance, nothing else
-            section = self.sections[top[0]]  # its first sentence is the action, which the lead already says
-            return "\n\n".join((lead, after_first_sentence(section.text), source_line(section)))
-        general = self.sections[GENERAL]
-        bullets = "\n".join(f"• {self.sections[f].heading}: {self.sections[f].text}" for f in top if f in self.sections)
-        return "\n\n".join(filter(None, (lead, bullets, general.text, source_line(general))))
+        if self.tier(triage.topic) != self.tiers[-1]:
+            return "\n\n".join((lead, self._source(self.sections[top[0]])))
+        source = self._source(self.sections[GENERAL])
+        bullets: list[str] = []
+        for flag in (f for f in top if f in self.sections):
+            bullet = f"• {self.sections[flag].heading}: {self.sections[flag].text}"
+            if len("\n\n".join((lead, "\n".join([*bullets, bullet]), source))) >= RED_FLAG_BUDGET:
+                break
+            bullets.append(bullet)
+        return "\n\n".join(filter(None, (lead, "\n".join(bullets), source)))
+
+    def _source(self, chunk: Chunk) -> str:
+        return source_line(chunk, chunk.document == self.composer.primary)
 
     def thanks(self, state: State) -> str | None:
         """A thank-you reply that keeps the earlier red flag's advice in view, if there was one."""
@@ -269,7 +288,10 @@ class Safety:
         return triage.flags + (GENERAL,)
 
     def suggestions(self, triage: Triage) -> tuple[str, ...]:
-        return tuple(self.config.tiers[self.tier(triage.topic)].get("suggestions", ()))
+        """Follow-ups after a red-flag reply (never form content once a sign was found)."""
+        tier = self.config.tiers[self.tier(triage.topic)]
+        only_asked = triage.asked
+        return tuple(tier["general_suggestions"] if only_asked and tier["general_suggestions"] else tier["suggestions"])
 
     def _signs(self, flags: list[str]) -> list[str]:
         described = {flag.topic: flag.signs for flag in self.config.red_flags}

@@ -7,6 +7,13 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from typing import Protocol
+
+
+class Weights(Protocol):
+    """Per-feature weights indexed by feature number (a numpy array or a list)."""
+
+    def __getitem__(self, index: int, /) -> float: ...
 
 ANALYSIS_LIMIT = 2000  # characters of a message that routing and retrieval look at
 WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
@@ -40,7 +47,7 @@ def features(text: str) -> list[str]:
     return grams
 
 
-def weigh(grams: Iterable[str], vocabulary: Mapping[str, int], idf: list[float] | object) -> dict[int, float]:
+def weigh(grams: Iterable[str], vocabulary: Mapping[str, int], idf: Weights) -> dict[int, float]:
     """Sublinear TF-IDF weights of `grams`, L2-normalised, as {feature index: weight}."""
     counts = Counter(g for g in grams if g in vocabulary)
     vector = {vocabulary[g]: (1.0 + math.log(n)) * float(idf[vocabulary[g]]) for g, n in counts.items()}

@@ -9,7 +9,6 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from ._errors import DataError, InboxError
@@ -163,7 +162,7 @@ def _chat(args: argparse.Namespace) -> int:
     from .repl import run_repl
 
     engine = default_engine()  # load (or, the first time, build) the index before the first prompt
-    return run_repl(_answering(args), explain=engine.explain)
+    return run_repl(_answering(args), engine.config.copy, explain=engine.explain)
 
 
 def _review(args: argparse.Namespace) -> int:

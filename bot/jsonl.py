@@ -38,8 +38,10 @@ def _handle(line: str, number: int, sessions: OrderedDict[str, State], answer: A
         return {"error": "blank line", "line": number}
     try:
         request = json.loads(line)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         return {"error": f"invalid JSON: {exc.msg}", "line": number}
+    except ValueError:  # e.g. a number too long to convert
+        return {"error": "invalid JSON", "line": number}
     if not isinstance(request, dict) or not isinstance(request.get("text"), str):
         return {"error": "expected an object with a string \"text\"", "line": number}
     session = request.get("session")

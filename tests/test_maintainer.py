@@ -50,7 +50,8 @@ def test_explain_a_follow_up_and_a_sticky_red_flag() -> None:
 def test_why_in_the_repl() -> None:
     out = io.StringIO()
     lines = f"/why\n{CAUSE}\n/why\n{RED_FLAG}\n/why\n{OFF_TOPIC}\n/why\n"
-    assert run_repl(answer, stdin=io.StringIO(lines), stdout=out, explain=default_engine().explain) == 0
+    engine = default_engine()
+    assert run_repl(answer, engine.config.copy, stdin=io.StringIO(lines), stdout=out, explain=engine.explain) == 0
     text = out.getvalue()
     assert "ask something first" in text
     assert "intent: cause   topic: cause.general" in text

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import answer
+from bot import answer, default_engine
 from bot.repl import run_repl
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def chat(lines: str) -> str:
     out = io.StringIO()
-    assert run_repl(answer, stdin=io.StringIO(lines), stdout=out) == 0
+    engine = default_engine()
+    assert run_repl(answer, engine.config.copy, stdin=io.StringIO(lines), stdout=out, explain=engine.explain) == 0
     return out.getvalue()
 
 
@@ -36,7 +37,7 @@ def test_follow_up_by_number_and_reset():
 
 def test_help_and_end_of_input():
     output = chat("/help\n")
-    assert "/reset" in output and "not medical advice" in output
+    assert "/reset" in output and "not medical advice" in output.lower()
     assert output.rstrip().endswith("Bye! Form over load.")
 
 
@@ -51,19 +52,33 @@ def test_subprocess_with_closed_stdin_exits_cleanly():
 def test_pseudo_terminal_session_with_line_editing_and_ctrl_d():
     import pty
 
+    import fcntl
+    import re
+    import struct
+    import termios
+
     pid, fd = pty.fork()
     if pid == 0:  # child: the real REPL on a terminal
         os.chdir(ROOT)
-        os.execv(sys.executable, [sys.executable, "-m", "bot.cli", "chat"])
+        env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+        os.execve(sys.executable, [sys.executable, "-m", "bot.cli", "chat"], env)
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))  # 80 columns
     screen = _read_until(fd, b"you>")
     os.write(fd, b"how should I set the bench hieght\x7f\x7f\x7f\x7f\x7fheight?\r")  # backspaces edit the line
-    screen += _read_until(fd, b"shoulder blades")
+    screen += _read_until(fd, b"blades")
+    screen += _read_until(fd, b"you>")
+    os.write(fd, b"\r")  # an empty line does nothing
+    os.write(fd, b"why does my lower back hurt on hip thrusts\r")
+    screen += _read_until(fd, b"From")
     screen += _read_until(fd, b"you>")
     os.write(fd, b"\x04")  # Ctrl-D
     screen += _read_until(fd, b"Bye!")
     _, status = os.waitpid(pid, 0)
-    text = screen.decode(errors="replace")
-    assert "shoulder blades" in text
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.decode(errors="replace"))
+    assert "upper back (just below the shoulder" in text and "prevalent cause" in text
+    printed = [line for line in text.replace("\r", "").split("\n") if "you>" not in line]
+    assert max(len(line) for line in printed) <= 80  # wrapped to the terminal, at word boundaries
+    assert "  • Arching your lower back: the most prevalent cause" in text
     assert os.WEXITSTATUS(status) == 0
 
 

@@ -6,7 +6,7 @@ import pytest
 
 
 @pytest.mark.parametrize(("text", "intent", "term"), [
-    ("why does my lower back ache every time I use the hip thrust machine", "cause", "technique"),
+    ("why does my lower back ache every time I use the hip thrust machine", "cause", "lower back takes on the load"),
     ("i think my back bends backwards at lockout, is that the issue?", "cause", "hyperextending"),
     ("bench on our machine is super high, could that be making my back hurt", "cause", "hip angle"),
     ("the pad sits on my stomach, is that why it hurts?", "cause", "hip crease"),
@@ -94,7 +94,8 @@ def test_red_flag_patterns_alone_catch_the_red_flag_examples(engine):
     from bot._safety import scan
     from bot._text import normalize
 
-    flagged = {topic: [bool(scan(normalize(e), engine.config).flags) for e in examples]
+    flagged = {topic: [bool(scan(normalize(e), engine.config).flags or scan(normalize(e), engine.config).asked)
+                       for e in examples]
                for topic, examples in engine.config.examples.items()}
     red = [hit for topic, hits in flagged.items() if topic.startswith("red_flag") for hit in hits]
     calm = [hit for topic, hits in flagged.items() if not topic.startswith("red_flag") for hit in hits]

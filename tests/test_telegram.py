@@ -89,8 +89,10 @@ async def test_commands(api: FakeBotAPI, launch: Launch) -> None:
         for command in ("/start", "/help", "/about"):
             api.push_message(1, command)
         start, help_, about = await api.wait_replies(1, 3)
-        assert "not medical advice" in start["text"] and "cannot diagnose" in start["text"]
-        assert "How do I fix that?" in help_["text"]
+        copy = default_engine().config.copy
+        assert start["text"] == copy.start and "not medical advice" in start["text"]
+        assert help_["text"] == f"{copy.help}\n\n{copy.help_telegram}"
+        assert about["text"] == bot.answer("/about").text == default_engine().about  # the REPL's /about too
         assert default_engine().chunks[0].document in about["text"] and "Jordan" in about["text"]
         api.push_message(1, "/frobnicate")
         unknown = (await api.wait_replies(1, 4))[-1]

@@ -5,10 +5,9 @@ Message text is health data: it is never logged, and neither is the bot token.
 """
 
 from ._app import ALLOWED_UPDATES, ChatOrderedProcessor, build_application, config_problem, polling, run_telegram
-from ._handlers import APOLOGY, COMMANDS, EXPIRED, HELP, NOT_TEXT, RESET, START, UNKNOWN_COMMAND, Handlers
+from ._handlers import APOLOGY, COMMANDS, EXPIRED, NOT_TEXT, RESET, UNKNOWN_COMMAND, Handlers
 from ._sending import keyboard, quietly, render, retrying, send_text, split_text
 from ._setup import (
-    about_text,
     addressed,
     configure_logging,
     default_persistence_path,
@@ -23,15 +22,12 @@ __all__ = [
     "APOLOGY",
     "COMMANDS",
     "EXPIRED",
-    "HELP",
     "NOT_TEXT",
     "RESET",
-    "START",
     "UNKNOWN_COMMAND",
     "ChatOrderedProcessor",
     "ChatStore",
     "Handlers",
-    "about_text",
     "addressed",
     "build_application",
     "config_problem",

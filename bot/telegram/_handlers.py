@@ -17,10 +17,12 @@ from telegram.constants import ChatAction, ChatType
 from telegram.error import NetworkError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
+from .._config import Copy
+from .._engine import default_engine
 from .._model import Answer, Reply, State
 from ..review import Inbox, watched
 from ._sending import keyboard, quietly, retrying, send_text
-from ._setup import about_text, addressed, strip_mention
+from ._setup import addressed, strip_mention
 
 Context = ContextTypes.DEFAULT_TYPE
 
@@ -33,28 +35,6 @@ SUGGESTION_DATA = re.compile(r"s:(\d+):(\d+)")
 FEEDBACK_DATA = re.compile(r"f:(\d+):(up|down)")
 FEEDBACK_ON = ("cause", "fix", "about")  # answers from the article carry 👍 / 👎 when the review inbox is on
 REMEMBERED_ANSWERS = 10_000  # chats whose last answer is kept in memory (only while the inbox is on) for a 👎
-
-START = """Hi! I'm hipbot. I answer questions about back pain on the hip thrust machine, from one expert article:
-• what usually causes it (setup, technique, load, weak glutes or core)
-• how to fix your setup and technique
-• which warning signs need a professional
-
-I am not a doctor: this is not medical advice and I cannot diagnose anything. If the pain is sharp, \
-radiates down a leg, or comes with numbness, tingling or weakness, please see a physical therapist or physician.
-
-Just ask in your own words, or try /help for examples."""
-
-HELP = """Ask in your own words, for example:
-• Why does my lower back hurt on hip thrusts?
-• How do I fix that?
-• How high should the bench be?
-• Where should the pad sit?
-• My leg tingles after thrusts, is that normal?
-
-Tap a suggested question under my answers to follow up.
-/check walks you through a short guided check, /diagram shows a correct setup.
-/reset forgets our conversation, /about shows the source article.
-In groups, mention me or reply to my message."""
 
 RESET = "Done, I have forgotten our conversation. Ask me anything about back pain on the hip thrust machine."
 NOT_TEXT = "I can only read text messages. Please type your question about back pain on the hip thrust machine."
@@ -69,7 +49,7 @@ COMMANDS = [
     BotCommand("help", "Example questions"),
     BotCommand("reset", "Forget our conversation"),
     BotCommand("check", "A guided check: what is behind my back pain?"),
-    BotCommand("diagram", "A picture of a correct setup"),
+    BotCommand("diagram", "A picture of a wrong and a right setup"),
     BotCommand("about", "The source article"),
 ]
 
@@ -84,8 +64,9 @@ class Handlers:
     Chats idle for longer than `retention_days` are forgotten (in memory and in the store)."""
 
     def __init__(self, answer: Answer, retention_days: float = 30.0, clock: Callable[[], float] = time.time,
-                 inbox: Inbox | None = None) -> None:
+                 inbox: Inbox | None = None, copy: Copy | None = None) -> None:
         self.answer = watched(answer, inbox) if inbox else answer
+        self.copy = copy or default_engine().config.copy
         self.retention = retention_days * DAY
         self.clock = clock
         self.inbox = inbox
@@ -99,8 +80,7 @@ class Handlers:
             CommandHandler("start", self.start, filters=new),
             CommandHandler("help", self.help, filters=new),
             CommandHandler("reset", self.reset, filters=new),
-            CommandHandler("about", self.about, filters=new),
-            CommandHandler(["check", "diagram"], self.core_command, filters=new),
+            CommandHandler(["check", "diagram", "about"], self.core_command, filters=new),
             MessageHandler(new & filters.COMMAND & filters.ChatType.PRIVATE, self.unknown_command),
             MessageHandler(new & filters.TEXT & ~filters.COMMAND, self.on_text),
             MessageHandler(new & NON_TEXT, self.on_non_text),
@@ -118,11 +98,11 @@ class Handlers:
 
     async def start(self, update: Update, context: Context) -> None:
         """/start: what the bot is, what it answers, and that it is not medical advice."""
-        await send_text(context.bot, _chat_id(update), START)
+        await send_text(context.bot, _chat_id(update), self.copy.start)
 
     async def help(self, update: Update, context: Context) -> None:
         """/help: example questions."""
-        await send_text(context.bot, _chat_id(update), HELP)
+        await send_text(context.bot, _chat_id(update), f"{self.copy.help}\n\n{self.copy.help_telegram}")
 
     async def reset(self, update: Update, context: Context) -> None:
         """/reset: forget the conversation (the suggestion counter stays, so old buttons expire)."""
@@ -131,12 +111,8 @@ class Handlers:
         data.pop("suggestions", None)
         await send_text(context.bot, _chat_id(update), RESET)
 
-    async def about(self, update: Update, context: Context) -> None:
-        """/about: the source article, its author and attribution."""
-        await send_text(context.bot, _chat_id(update), about_text())
-
     async def core_command(self, update: Update, context: Context) -> None:
-        """/check and /diagram: commands the core itself understands."""
+        """/check, /diagram and /about: commands the core itself understands."""
         message = cast(Message, update.effective_message)
         await self._respond(update, context, (message.text or "").split("@", 1)[0].split()[0])
 
@@ -234,14 +210,13 @@ class Handlers:
         for chat in idle:
             application.drop_chat_data(chat)
 
-    @staticmethod
-    async def _send_picture(bot: Bot, chat_id: int, labels: dict[str, str]) -> None:
+    async def _send_picture(self, bot: Bot, chat_id: int, labels: dict[str, str]) -> None:
         """Draw (or reuse) the setup picture off the event loop and send it as a photo."""
         from ..picture import setup_png
 
         photo = await asyncio.to_thread(setup_png, tuple(sorted(labels.items())))  # from memory, no file
         await quietly(bot.send_chat_action(chat_id, ChatAction.UPLOAD_PHOTO))
-        await retrying(functools.partial(bot.send_photo, chat_id, photo, caption="A correct machine hip thrust setup"))
+        await retrying(functools.partial(bot.send_photo, chat_id, photo, caption=self.copy.picture_caption))
 
 
 def _chat_id(update: Update) -> int:

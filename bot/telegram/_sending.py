@@ -103,7 +103,9 @@ def split_text(text: str, limit: int, separators: tuple[str, ...] = ("\n\n", "\n
 
 
 def _hard_cut(text: str, limit: int) -> list[str]:
-    parts, current, size = [], [], 0
+    parts: list[str] = []
+    current: list[str] = []
+    size = 0
     for char in text:
         width = _units(char)
         if size + width > limit:

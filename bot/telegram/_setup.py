@@ -1,8 +1,7 @@
-"""Set-up around the bot: default paths, logging, /about and group mentions."""
+"""Set-up around the bot: default paths, logging and group mentions."""
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
 from pathlib import Path
@@ -11,9 +10,8 @@ from typing import Any
 from telegram import Message
 from telegram.error import TelegramError
 
-from .._corpus import _front_matter
-from .._engine import default_engine
 from .._knowledge import state_file
+
 
 def default_persistence_path() -> Path:
     """$XDG_STATE_HOME/hipbot/telegram.sqlite3, by default ~/.local/state/hipbot/telegram.sqlite3."""
@@ -55,18 +53,6 @@ class SafeFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         return super().format(record).replace(self.token, "<token>") if self.token else super().format(record)
-
-
-@functools.cache
-def about_text() -> str:
-    """Title, author and attribution of the source article, from the corpus front matter."""
-    chunk = default_engine().chunks[0]
-    meta = _front_matter(Path(chunk.source).read_text(encoding="utf-8"), chunk.source)[0]
-    parts = [f"Source: “{chunk.document}”" + (f"\nby {meta['author']}" if meta.get("author") else "")]
-    if meta.get("attribution"):
-        parts.append(str(meta["attribution"]).strip())
-    parts.append("hipbot only condenses this article: it is not medical advice and cannot diagnose.")
-    return "\n\n".join(parts)
 
 
 def addressed(message: Message, username: str, bot_id: int) -> bool:

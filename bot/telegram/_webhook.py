@@ -69,7 +69,7 @@ def web_app(application: App, path: str, secret: str) -> tornado.web.Application
 class UpdateHandler(tornado.web.RequestHandler):
     """Telegram's POSTs: 403 without the secret token, 400 for a body that is not an update."""
 
-    SUPPORTED_METHODS = ("POST",)  # type: ignore[assignment]
+    SUPPORTED_METHODS = ("POST",)
 
     def initialize(self, bot_app: App, secret: str) -> None:
         self.bot_app = bot_app
@@ -91,7 +91,7 @@ class UpdateHandler(tornado.web.RequestHandler):
 class HealthHandler(tornado.web.RequestHandler):
     """GET /healthz: 200 with the bot's username once it is running, 503 before and after."""
 
-    SUPPORTED_METHODS = ("GET",)  # type: ignore[assignment]
+    SUPPORTED_METHODS = ("GET",)
 
     def initialize(self, bot_app: App) -> None:
         self.bot_app = bot_app
