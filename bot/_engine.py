@@ -322,7 +322,8 @@ def _known_words(config: Config, chunks: tuple[Chunk, ...]) -> frozenset[str]:
 
 
 def _check_topics(config: Config, chunks: tuple[Chunk, ...], name: str) -> None:
-    """Every example and pair topic must be answerable, and every picture label must quote its section."""
+    """Every example, pair and labelled topic must be answerable, every gist must use its section's words,
+    and every picture label must quote its section."""
     served = {c.topic for c in chunks} | set(config.replies)
     for topic in config.examples:
         if topic not in served and config.intent_of(topic) not in ("greeting", "out_of_scope"):
@@ -331,6 +332,11 @@ def _check_topics(config: Config, chunks: tuple[Chunk, ...], name: str) -> None:
         for side in (cause, fix):
             if side not in served:
                 raise DataError(name, f"pairs.{cause}", f"unknown topic {side!r}")
+    for topic in config.topics:
+        if topic not in served:
+            raise DataError(name, f"topics.{topic}", "no corpus section serves this topic")
+    for topic in Composer(config, chunks).ungrounded_gists():
+        raise DataError(name, f"topics.{topic}.gist", "uses words its section does not: quote the article")
     texts = {c.id: c.text.lower() for c in chunks}
     for field, labels in (("labels", config.picture.labels), ("wrong_labels", config.picture.wrong_labels)):
         for label, (section, quote) in labels.items():
