@@ -49,6 +49,7 @@ class CheckSpec:
     max_questions: int
     start: re.Pattern[str]
     cancel: re.Pattern[str]
+    skip: re.Pattern[str]  # "idk", "not sure": skip the question
     priors: dict[str, float]
     messages: dict[str, str]
     screen_yes: re.Pattern[str]
@@ -70,9 +71,10 @@ class Step:
     red_flag: bool = False
     repeat: bool = False
     skipped: bool = False
+    understood: tuple[str, ...] = ()  # what this turn's answer was taken to say, in the user's terms
 
 
-_MESSAGES = ("intro", "screen", "again", "skipped", "cancelled", "result", "because", "fix")
+_MESSAGES = ("intro", "screen", "again", "skipped", "understood", "cancelled", "result", "because", "said", "fix")
 
 
 def load_check(path: Path) -> CheckSpec:
@@ -120,6 +122,7 @@ def load_check(path: Path) -> CheckSpec:
         max_questions=need(data.get("max_questions"), int, "max_questions"),
         start=pattern(data.get("start"), "start"),
         cancel=pattern(data.get("cancel"), "cancel"),
+        skip=pattern(data.get("skip"), "skip"),
         priors={str(k): float(v) for k, v in need(data.get("priors"), dict, "priors").items()},
         messages=messages,
         screen_yes=pattern(screen.get("said_yes"), "screen.said_yes"),
@@ -146,7 +149,7 @@ class GuidedCheck:
         if step.question is not None:
             choices = self.choices(step.question)
             opening = messages["again"] if step.repeat else messages["skipped"] if step.skipped else \
-                messages["intro"] if step.question == SCREEN else ""
+                messages["intro"] if step.question == SCREEN else self._understood(step)
             numbered = "\n".join(f"{n}. {label}" for n, label in enumerate(choices, start=1))
             text = "\n\n".join(filter(None, (opening, self.prompt(step.question), numbered)))
             return Reply("check", f"check.{step.question}", text, (), 1.0, choices, state)
@@ -158,17 +161,24 @@ class GuidedCheck:
         return Reply("cause", top, self._result(step.ranked, composer), sources, step.ranked[0][1] / total,
                      composer.suggestions("cause"), replace(state, topic=top, intent="cause"))
 
+    def _understood(self, step: Step) -> str:
+        """ "Got it: ..." for what the last answer was taken to say (nothing when it said nothing new)."""
+        if not step.understood:
+            return ""
+        return self.spec.messages["understood"].format(answers="; ".join(_lower_first(u) for u in step.understood))
+
     def _result(self, ranked: tuple[tuple[str, float, tuple[str, ...]], ...], composer: Composer) -> str:
-        """The likely causes, what pointed to each, and each one's fix from the article."""
+        """The likely causes, each with what pointed to it (only the user's own picks and words) and
+        the article's first step to fix it."""
         messages = self.spec.messages
         parts = [messages["result"]]
         for n, (cause, _, reasons) in enumerate(ranked, start=1):
-            why = f" ({messages['because']}: " + "; ".join(f'"{r}"' for r in reasons) + ")" if reasons else ""
-            lines = [f"{n}. {composer.headline(cause)}{why}", composer.by_topic[cause][0].text]
+            lines = [f"{n}. {composer.label(cause)}: {composer.summary(cause)}"]
             fix = composer.config.pairs.get(cause)
             if fix in composer.by_topic:
-                direct = composer.by_topic[fix][0]  # the FAQ answer if the topic has one, else its section
-                lines.append(f"{messages['fix']} ({' › '.join(direct.path)}): {direct.text}")
+                lines.append(f"{messages['fix']} ({composer.label(fix)}): {composer.summary(fix)}")
+            if reasons:
+                lines.append(f"({messages['because']}: " + "; ".join(_lower_first(r) for r in reasons) + ")")
             parts.append("\n".join(lines))
         return "\n\n".join(parts)
 
@@ -202,14 +212,20 @@ class GuidedCheck:
         found = {q: c for q, c in self._free_text(said).items() if q not in answers}
         if picked is not None:
             found[pending] = picked
+        if pending not in found and self.spec.skip.search(said):
+            found[pending] = SKIPPED  # "idk", "not sure"
         if pending not in found and not found:
             if not state.check_retry:
                 return Step(replace(state, check_retry=True), question=pending, repeat=True)
             found[pending] = SKIPPED  # asked twice: move on without it
+        evidence = self._evidence(said, answers)
+        understood = tuple(label for label in found.values() if label != SKIPPED) + tuple(
+            f"{self.spec.messages['said']} “{words}”" for words in evidence.values())
         answers.update(found)
-        answers.update(self._evidence(said, answers))
-        return self._next(replace(state, check_answers=tuple(answers.items()), check_retry=False),
+        answers.update(evidence)
+        step = self._next(replace(state, check_answers=tuple(answers.items()), check_retry=False),
                           skipped=found.get(pending) == SKIPPED)
+        return replace(step, understood=understood)
 
     def _screen(self, said: str, state: State) -> Step:
         if self.spec.screen_yes.search(said) or said.strip() == "1":
@@ -306,7 +322,9 @@ class GuidedCheck:
         top = max(scores.values())
         ranked = sorted((c for c in scores if scores[c] >= max(0.5 * top, 1e-9)), key=scores.__getitem__, reverse=True)[:3]
         return tuple(
-            (cause, scores[cause], tuple(label for qid, label in answers.items() if self._weights(qid, label).get(cause, 0) > 0))
+            (cause, scores[cause], tuple(
+                f"{self.spec.messages['said']} “{label}”" if qid.startswith(EVIDENCE) else label
+                for qid, label in answers.items() if self._weights(qid, label).get(cause, 0) > 0))
             for cause in ranked
         )
 
@@ -321,6 +339,10 @@ def _softmax(scores: dict[str, float]) -> dict[str, float]:
 def _entropy(scores: dict[str, float]) -> float:
     """Entropy of the softmax over cause scores: how undecided the check still is."""
     return -sum(p * math.log(p) for p in _softmax(scores).values() if p > 0)
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
 
 
 def _leave(state: State) -> State:

@@ -56,7 +56,7 @@ class Composer:
         source = source_line(main, main.document == self.primary)
         children = self.children(topic)
         if children and not everything:
-            lines = [f"• {self.label(t)}: {self._gist(t)}" for t in children]
+            lines = [f"• {self.label(t)}: {self.summary(t)}" for t in children]
             return "\n\n".join((main.text, "\n".join(lines), source))
         if children:
             parts = [main.text] + [f"{self.label(t)}\n{self._section(t).text}" for t in children]
@@ -106,7 +106,8 @@ class Composer:
                     bad.append(topic)
         return bad
 
-    def _gist(self, topic: str) -> str:
+    def summary(self, topic: str) -> str:
+        """A topic's one-line gist: from intents.yaml, else its first sentence, shortened."""
         named = self.config.topics.get(topic)
         if named and named.gist:
             return named.gist

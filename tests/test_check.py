@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 SCREEN_NO = "no, none of those"
@@ -122,3 +124,19 @@ def test_a_check_question_that_no_longer_exists_is_left(engine):
 
     reply = engine.answer("how should I set the bench?", State.from_dict({"check_step": "removed-question"}))
     assert reply.intent == "fix" and reply.state.check_step is None
+
+
+def test_the_check_says_what_it_understood_skips_idk_and_quotes_only_the_user(converse):
+    said = "the pad sits on my belly and it hurts the whole rep"
+    replies = converse("/check", "no", said, "idk", "not sure", "no idea", "1", "1", "1")
+    understood = replies[2]
+    assert understood.text.startswith("Got it: low back, through the whole rep; you said “pad sits on my belly”.")
+    assert replies[3].text.startswith("No problem, let's skip that one.")  # "idk" skips at once
+    result = next(r for r in replies if r.intent == "cause")
+    assert len(result.text) <= 900
+    for quoted in re.findall(r"“([^”]+)”", result.text):
+        assert quoted in said  # words in quotes are the user's own
+    picked = {label for r in replies for label in r.suggestions}
+    for reasons in re.findall(r"\(from your answers: ([^)]+)\)", result.text):
+        for reason in reasons.split("; "):
+            assert reason.startswith("you said “") or any(reason == p[:1].lower() + p[1:] for p in picked)
