@@ -73,6 +73,8 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--max-sessions", type=_positive, default=_default_sessions(), metavar="N",
                      help="with --jsonl: remember at most N sessions, forgetting the least recently used "
                           "(default 10000, or $HIPBOT_JSONL_SESSIONS)")
+    ask.add_argument("--picture", type=Path, metavar="FILE.png",
+                     help="when the reply comes with the setup picture (e.g. \"/diagram\"), write it to this PNG file")
     ask.add_argument("--explain", action="store_true", help="print the reply as JSON with \"why\": the signs, "
                      "sections, scores and rules behind it")
     ask.set_defaults(run=_ask)
@@ -146,6 +148,11 @@ def _ask(args: argparse.Namespace) -> int:
         return serve_jsonl(sys.stdin, sys.stdout, answer, args.max_sessions)
     text = " ".join(args.text)
     reply = answer(text, None)
+    if args.picture and reply.picture:
+        from .picture import setup_png
+
+        args.picture.write_bytes(setup_png(tuple(sorted(reply.picture))))
+        print(f"hipbot: picture written to {args.picture}", file=sys.stderr)
     if args.explain:
         print(json.dumps({**reply.to_json(), "why": default_engine().explain(text).to_json()}, ensure_ascii=False))
     elif args.json:

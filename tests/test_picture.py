@@ -120,3 +120,15 @@ def test_a_label_that_misquotes_its_section_is_a_one_line_error(tmp_path, block)
     message = str(error.value)
     assert "\n" not in message
     assert f"picture.{block}.pad: quote not found in section" in message
+
+
+def test_ask_writes_the_picture_for_scripts(tmp_path, capsys) -> None:
+    from bot.cli import main
+
+    target = tmp_path / "setup.png"
+    assert main(["ask", "--picture", str(target), "/diagram"]) == 0
+    assert target.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert f"picture written to {target}" in capsys.readouterr().err
+    other = tmp_path / "none.png"
+    assert main(["ask", "--picture", str(other), "where should the pad sit?"]) == 0
+    assert not other.exists()  # no picture in that reply, no file
