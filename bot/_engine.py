@@ -113,6 +113,14 @@ class Engine:
                 f"{replies['again']} {text.split(chr(10))[0]}"
         return replace(reply, text=text, state=replace(reply.state, last_reply=_digest(text)))
 
+    def _walked_list(self, route: Route, state: State, said: str) -> str:
+        """Which list "what else?" walks: causes or fixes as the message says ("what else can cause it?"),
+        else the list the conversation is in, else the routed topic's."""
+        for intent in ("cause", "fix"):
+            if any(p.search(said) for p in self.config.cues[intent]) and f"{intent}.general" in self.composer.by_topic:
+                return f"{intent}.general"
+        return state.topic if state.topic and self.composer.siblings(state.topic) else route.topic
+
     def _about_reply(self, state: State) -> Reply:
         """The source article, its author and terms, and the other documents hipbot draws on."""
         return Reply("about", "about.source", self.about, (), 1.0, self.composer.suggestions("greeting"),
@@ -205,10 +213,10 @@ class Engine:
         sources: tuple[Source, ...] = ()
         suggestions = self.composer.suggestions(intent)
         shown = state.shown
+        walked = self._walk(route, state, said) if topic in self.composer.by_topic or state.topic else None
+        if walked:
+            return walked
         if topic in self.composer.by_topic:
-            walked = self._walk(route, state, said)
-            if walked:
-                return walked
             lead = lead_override
             if state.shown and state.shown[-1] == topic and not lead:  # more about the same thing
                 lead = self.config.replies["still_on"].format(label=self.composer.label(topic))
@@ -245,8 +253,8 @@ class Engine:
         """"What else?" (the next cause or fix of the same list not shown yet, in the article's order), or
         an overview just shown asked for again (the unseen one closest to the message); when all have
         been shown, the list in one line. None when neither applies."""
-        family = self.composer.siblings(route.topic)
         more = bool(self.config.more.search(said))
+        family = self.composer.siblings(self._walked_list(route, state, said) if more else route.topic)
         again = bool(state.shown) and state.shown[-1] == route.topic and bool(self.composer.children(route.topic))
         if not family or not (again or more) or self.config.everything.search(said):
             return None
@@ -254,8 +262,8 @@ class Engine:
         if not more:  # asked again in other words: the one the message points to most, first
             order = {t: n for n, t in enumerate(route.ranking)}
             unseen.sort(key=lambda t: order.get(t, len(order)))
-        intent = self.config.intent_of(route.topic)
         overview = next(t for t in self.composer.by_topic if self.composer.children(t) == family)
+        intent = self.config.intent_of(overview)
         if not unseen:
             labels = ", ".join(self.composer.label(t).lower() for t in family)
             text = self.config.replies["all_shown"].format(kind=self.composer.label(overview).lower(), labels=labels)

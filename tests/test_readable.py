@@ -116,3 +116,11 @@ def test_wrap_keeps_words_whole_and_indents_bullets() -> None:
     assert all(len(line) <= 40 for line in wrapped.splitlines())
     assert wrapped.splitlines()[1].startswith("    word")  # hanging indent under the bullet
     assert "\n\n  1. a numbered" in wrapped and all(w == "word" for w in wrapped.split() if w.startswith("wor"))
+
+
+def test_what_else_follows_the_list_the_conversation_is_in(converse) -> None:
+    _, fix, more, cause, anything = converse("could my bench height be the problem?", "how do I fix that?",
+                                             "what else?", "what else can cause it?", "anything else?")
+    assert fix.topic == "fix.bench_height" and more.topic.startswith("fix.") and more.topic != fix.topic
+    assert cause.topic.startswith("cause.") and cause.topic != "cause.bench_height"
+    assert anything.topic.startswith("cause.") and anything.topic not in (cause.topic, "cause.bench_height")
