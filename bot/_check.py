@@ -89,7 +89,8 @@ def load_check(path: Path) -> CheckSpec:
 
     def need(value: object, kind: type | tuple[type, ...], place: str):  # noqa: ANN202 - local checker
         if not isinstance(value, kind):
-            raise DataError(name, place, f"expected {getattr(kind, '__name__', 'a number')}, got {type(value).__name__}")
+            raise DataError(name, place,
+                            f"expected {getattr(kind, '__name__', 'a number')}, got {type(value).__name__}")
         return value
 
     def pattern(value: object, place: str) -> re.Pattern[str]:
@@ -112,12 +113,15 @@ def load_check(path: Path) -> CheckSpec:
         choices = tuple(
             Choice(
                 label=need(c.get("label"), str, f"{place}.choices[{j}].label"),
-                weights={str(k): float(v) for k, v in need(c.get("weights", {}), dict, f"{place}.choices[{j}].weights").items()},
-                says=tuple(pattern(p, f"{place}.choices[{j}].says[{n}]") for n, p in enumerate(need(c.get("says", []), list, f"{place}.choices[{j}].says"))),
+                weights={str(k): float(v)
+                         for k, v in need(c.get("weights", {}), dict, f"{place}.choices[{j}].weights").items()},
+                says=tuple(pattern(p, f"{place}.choices[{j}].says[{n}]")
+                           for n, p in enumerate(need(c.get("says", []), list, f"{place}.choices[{j}].says"))),
             )
             for j, c in enumerate(need(q.get("choices"), list, f"{place}.choices"))
         )
-        questions.append(Question(need(q.get("id"), str, f"{place}.id"), need(q.get("text"), str, f"{place}.text"), choices))
+        questions.append(Question(need(q.get("id"), str, f"{place}.id"), need(q.get("text"), str, f"{place}.text"),
+                                  choices))
     return CheckSpec(
         max_questions=need(data.get("max_questions"), int, "max_questions"),
         start=pattern(data.get("start"), "start"),
@@ -127,9 +131,11 @@ def load_check(path: Path) -> CheckSpec:
         messages=messages,
         screen_yes=pattern(screen.get("said_yes"), "screen.said_yes"),
         screen_no=pattern(screen.get("said_no"), "screen.said_no"),
-        screen_choices=tuple(need(c, str, f"screen.choices[{i}]") for i, c in enumerate(need(screen.get("choices"), list, "screen.choices"))),
+        screen_choices=tuple(need(c, str, f"screen.choices[{i}]")
+                             for i, c in enumerate(need(screen.get("choices"), list, "screen.choices"))),
         questions=tuple(questions),
-        evidence={str(cause): tuple(pattern(p, f"evidence.{cause}[{n}]") for n, p in enumerate(need(pats, list, f"evidence.{cause}")))
+        evidence={str(cause): tuple(pattern(p, f"evidence.{cause}[{n}]")
+                                    for n, p in enumerate(need(pats, list, f"evidence.{cause}")))
                   for cause, pats in need(data.get("evidence", {}), dict, "evidence").items()},
         evidence_weight=float(need(data.get("evidence_weight", 0), (int, float), "evidence_weight")),
     )
@@ -157,7 +163,8 @@ class GuidedCheck:
             return Reply("greeting", "greeting.check_cancelled", messages["cancelled"], (), 1.0,
                          composer.suggestions("greeting"), state)
         top, total = step.ranked[0][0], sum(score for _, score, _ in step.ranked)
-        sources = tuple(Source(cause, composer.headline(cause), round(score / total, 3)) for cause, score, _ in step.ranked)
+        sources = tuple(Source(cause, composer.headline(cause), round(score / total, 3))
+                        for cause, score, _ in step.ranked)
         return Reply("cause", top, self._result(step.ranked, composer), sources, step.ranked[0][1] / total,
                      composer.suggestions("cause"), replace(state, topic=top, intent="cause"))
 
@@ -254,8 +261,9 @@ class GuidedCheck:
         word = said.strip(" .!").split(" ", 1)[0] if said else ""
         for reply, words in (("yes", YES_WORDS), ("no", NO_WORDS)):
             if word in words and question != SCREEN:
-                return next((l for l in labels if normalize(l).startswith(reply)), None)
-        match = process.extractOne(said, [normalize(l) for l in labels], scorer=fuzz.ratio, score_cutoff=LABEL_MATCH)
+                return next((label for label in labels if normalize(label).startswith(reply)), None)
+        match = process.extractOne(said, [normalize(label) for label in labels], scorer=fuzz.ratio,
+                                   score_cutoff=LABEL_MATCH)
         return labels[match[2]] if match else None
 
     def _free_text(self, said: str) -> dict[str, str]:
@@ -320,7 +328,8 @@ class GuidedCheck:
     def _ranked(self, answers: dict[str, str]) -> tuple[tuple[str, float, tuple[str, ...]], ...]:
         scores = self.scores(answers)
         top = max(scores.values())
-        ranked = sorted((c for c in scores if scores[c] >= max(0.5 * top, 1e-9)), key=scores.__getitem__, reverse=True)[:3]
+        ranked = sorted((c for c in scores if scores[c] >= max(0.5 * top, 1e-9)), key=scores.__getitem__,
+                        reverse=True)[:3]
         return tuple(
             (cause, scores[cause], tuple(
                 f"{self.spec.messages['said']} “{label}”" if qid.startswith(EVIDENCE) else label

@@ -7,12 +7,12 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
 from ._errors import DataError
-from ._model import INTENTS
+from ._model import INTENTS, Intent
 
 
 @dataclass(frozen=True)
@@ -108,6 +108,20 @@ class Picture:
 
 
 @dataclass(frozen=True)
+class Routing:
+    """Routing thresholds and weights (probability scale 0..1); intents.yaml explains each one."""
+
+    min_confidence: float
+    sure: float
+    red_flag_classifier: float
+    topic_cue_bonus: float
+    followup_bonus: float
+    retrieval_weight: float
+    off_topic_bonus: float
+    asked_mode_ratio: float
+
+
+@dataclass(frozen=True)
 class TopicCopy:
     """How replies name a topic: a short label, a one-line gist in the article's words, the question offered for it."""
 
@@ -136,7 +150,7 @@ class Config:
 
     intents: dict[str, dict[str, Any]]
     replies: dict[str, str]
-    routing: dict[str, float]
+    routing: Routing
     pairs: dict[str, str]
     cues: dict[str, tuple[re.Pattern[str], ...]]
     off_topic: dict[str, re.Pattern[str]]
@@ -162,9 +176,9 @@ class Config:
     more: re.Pattern[str]  # "what else?": the next cause or fix not shown yet
     everything: re.Pattern[str]  # "the full checklist": an overview with every passage
 
-    def intent_of(self, topic: str) -> str:
-        """The intent a topic id belongs to: the part before its first dot."""
-        return topic.split(".", 1)[0]
+    def intent_of(self, topic: str) -> Intent:
+        """The intent a topic id belongs to: the part before its first dot (topics are checked at load)."""
+        return cast(Intent, topic.split(".", 1)[0])
 
 
 _SCHEMA: dict[str, type] = {
@@ -180,13 +194,14 @@ _REPLY_KEYS = (
     "not_covered", "covered_part", "hedge", "more_hint", "another", "all_shown", "again", "again_red_flag",
     "still_on",
 )
-_ROUTING_KEYS = (
-    "min_confidence", "sure", "red_flag_classifier", "topic_cue_bonus", "followup_bonus", "retrieval_weight", "off_topic_bonus", "asked_mode_ratio",
-)
+_ROUTING_KEYS = tuple(Routing.__dataclass_fields__)
 _OFF_TOPIC_KEYS = ("instructions", "exercise", "unless_exercise", "pain_site", "unless_pain_site")
 
 
-class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml when available: ~10x faster
+_SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: ~10x faster
+
+
+class _UniqueKeyLoader(_SafeLoader):
     """A safe loader that refuses a key given twice in one mapping."""
 
 
@@ -230,7 +245,7 @@ class _Checker:
 
     def typed(self, value: Any, kind: type | tuple[type, ...], place: str) -> Any:
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            name = _TYPE_NAMES.get(kind) or " or ".join(_TYPE_NAMES[k] for k in kind)  # type: ignore[union-attr]
+            name = _TYPE_NAMES[kind] if isinstance(kind, type) else " or ".join(_TYPE_NAMES[k] for k in kind)
             raise self.fail(place, f"expected {name}, got {type(value).__name__}")
         return value
 
@@ -267,12 +282,13 @@ def _build(raw: Any, check: _Checker) -> Config:
     intents = data["intents"]
     check.keys(intents, INTENTS, "intents")
     for intent, spec in intents.items():
-        check.keys(check.typed(spec, dict, f"intents.{intent}"), ("lead", "reminder", "ask", "suggestions"), f"intents.{intent}")
+        check.keys(check.typed(spec, dict, f"intents.{intent}"), ("lead", "reminder", "ask", "suggestions"),
+                   f"intents.{intent}")
         check.strings(spec.get("suggestions", []), f"intents.{intent}.suggestions")
     check.keys(data["replies"], _REPLY_KEYS, "replies", required=_REPLY_KEYS)
     replies = {k: check.typed(v, str, f"replies.{k}") for k, v in data["replies"].items()}
     check.keys(data["routing"], _ROUTING_KEYS, "routing", required=_ROUTING_KEYS)
-    routing = {k: float(check.typed(v, (int, float), f"routing.{k}")) for k, v in data["routing"].items()}
+    routing = Routing(**{k: float(check.typed(v, (int, float), f"routing.{k}")) for k, v in data["routing"].items()})
     pairs = {check.typed(k, str, "pairs"): check.typed(v, str, f"pairs.{k}") for k, v in data["pairs"].items()}
     check.keys(data["cues"], ("cause", "fix"), "cues", required=("cause", "fix"))
     cues = {mode: check.patterns(v, f"cues.{mode}") for mode, v in data["cues"].items()}
@@ -428,5 +444,6 @@ def _picture_labels(raw: Any, where: str, check: _Checker) -> dict[str, tuple[st
     for name, spec in check.typed(raw, dict, where).items():
         place = f"{where}.{name}"
         check.keys(check.typed(spec, dict, place), ("section", "quote"), place, required=("section", "quote"))
-        labels[str(name)] = (check.typed(spec["section"], str, f"{place}.section"), check.typed(spec["quote"], str, f"{place}.quote"))
+        labels[str(name)] = (check.typed(spec["section"], str, f"{place}.section"),
+                             check.typed(spec["quote"], str, f"{place}.quote"))
     return labels

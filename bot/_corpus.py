@@ -81,7 +81,7 @@ def parse_article(markdown: str, source: str) -> list[Chunk]:
 
 def describe_sources(chunks: tuple[Chunk, ...]) -> str:
     """Each document hipbot answers from: title, author and attribution, from its front matter."""
-    parts = []
+    parts: list[str] = []
     for source in dict.fromkeys(c.source for c in chunks):
         document = next(c.document for c in chunks if c.source == source)
         meta = _front_matter(Path(source).read_text(encoding="utf-8"), source)[0]

@@ -17,7 +17,8 @@ from ._config import Config, Gap, near_spans
 from ._text import words
 
 # Sentences, and clauses joined by "and"/"also"/"but" before a new question ("..., and where should...").
-_CLAUSE = re.compile(r"(?:[^.?!;\n,]|,(?! ?(?:and|also|plus|but|or) (?:how|what|where|why|when|which|should|can|could|is|are|do|does|will)\b))+[.?!;\n,]*")
+_CLAUSE = re.compile(r"(?:[^.?!;\n,]|,(?! ?(?:and|also|plus|but|or) "
+                     r"(?:how|what|where|why|when|which|should|can|could|is|are|do|does|will)\b))+[.?!;\n,]*")
 SHORT_MESSAGE = 12  # words: a message this short is a request as a whole
 
 
@@ -44,7 +45,8 @@ class Coverage:
         found: Gap | None = None
         told: Gap | None = None  # a not-covered subject named outside a question ("...the abductor machine.")
         other_questions = []
-        short = len(words(said)) <= SHORT_MESSAGE and not self.pain.search(said)  # "back pain when I go to failure" tells
+        short = (len(words(said)) <= SHORT_MESSAGE
+                 and not self.pain.search(said))  # "back pain when I go to failure" tells
         for match in _CLAUSE.finditer(said):
             clause = match.group()
             asks = any(p.search(clause) for p in self.asking)
@@ -65,4 +67,5 @@ class Coverage:
 def _asks(gap: Gap, sentence: str) -> bool:
     if gap.unless and gap.unless.search(sentence):
         return False
-    return any(p.search(sentence) for p in gap.patterns) or any(next(near_spans(rule, sentence), None) for rule in gap.near)
+    return (any(p.search(sentence) for p in gap.patterns)
+            or any(next(near_spans(rule, sentence), None) for rule in gap.near))

@@ -203,7 +203,8 @@ class Engine:
         after = replace(state, turns=state.turns + 1)
         if suggestions is None:  # follow-ups read it as the fixes' overview: "why does this happen?" works
             suggestions = self.composer.suggestions("fix")
-            after = replace(after, topic="fix.general", intent="fix") if "fix.general" in self.composer.by_topic else after
+            after = (replace(after, topic="fix.general", intent="fix") if "fix.general" in self.composer.by_topic
+                     else after)
         return Reply("about", "about.setup_picture", text, self._sources(sections, None), 1.0, suggestions, after,
                      picture=labels)
 
@@ -304,7 +305,8 @@ class Engine:
 
     def _samples(self) -> list[tuple[str, str]]:
         """Labelled training text: the examples plus every sentence and heading of the article."""
-        samples = [(self.lexicon.expand(normalize(e)), topic) for topic, phrases in self.config.examples.items() for e in phrases]
+        samples = [(self.lexicon.expand(normalize(e)), topic)
+                   for topic, phrases in self.config.examples.items() for e in phrases]
         for chunk in self.chunks:
             for sentence in [chunk.heading, *chunk.text.replace("\n", " ").split(". ")]:
                 samples.append((self.lexicon.expand(normalize(sentence)), chunk.topic))

@@ -28,7 +28,8 @@ class Explanation:
         data = asdict(self)
         data["confidence"] = round(self.confidence, 3)
         data["classifier_flag"] = (
-            {"topic": self.classifier_flag[0], "score": round(self.classifier_flag[1], 3)} if self.classifier_flag else None
+            {"topic": self.classifier_flag[0], "score": round(self.classifier_flag[1], 3)} if self.classifier_flag
+            else None
         )
         return data
 

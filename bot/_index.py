@@ -114,7 +114,8 @@ def load_cached(key: str, folder: Path) -> Index | None:
             return Index(
                 vocabulary=dict(zip(terms, range(len(terms)))),
                 idf=data["idf"], chunk_weights=data["chunk_weights"],
-                classes=tuple(data["classes"].tolist()), class_weights=data["class_weights"], intercept=data["intercept"],
+                classes=tuple(data["classes"].tolist()), class_weights=data["class_weights"],
+                intercept=data["intercept"],
                 domain_words=frozenset(_unpack(data["domain_words"])),
                 known_words=frozenset(_unpack(data["known_words"])),
             )

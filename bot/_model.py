@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
-INTENTS = ("cause", "fix", "red_flag", "about", "out_of_scope", "greeting", "check")
+Intent = Literal["cause", "fix", "red_flag", "about", "out_of_scope", "greeting", "check"]
+INTENTS: tuple[Intent, ...] = get_args(Intent)
 MAX_SHOWN = 64  # topics remembered as shown: more than the article has
 
 
@@ -95,7 +96,7 @@ def _text_or_none(value: object) -> str | None:
 class Reply:
     """What the core answers: the routed intent and topic, the text and its grounding."""
 
-    intent: str
+    intent: Intent
     topic: str
     text: str
     sources: tuple[Source, ...] = ()

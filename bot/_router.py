@@ -76,10 +76,10 @@ class Router:
             return Route("out_of_scope.unsure", 0.0)
         scores, similarities = self._scores(vector)
         if self._off_topic(head) and "out_of_scope" in scores:
-            scores["out_of_scope"] += self.config.routing["off_topic_bonus"]
+            scores["out_of_scope"] += self.config.routing.off_topic_bonus
         for topic, patterns in self.config.topic_cues.items():  # "what muscles...", "5 reasons to hip thrust"
             if topic in scores and any(p.search(head) for p in patterns):
-                scores[topic] += self.config.routing["topic_cue_bonus"]
+                scores[topic] += self.config.routing.topic_cue_bonus
         cues = Cues(*(sum(bool(p.search(head)) for p in self.config.cues[m]) for m in ("cause", "fix")))
         followup = self._is_followup(head, scores, state)
         best, flagged = self._best_topic(scores, head, cues, state if followup else None)
@@ -89,13 +89,13 @@ class Router:
         intent = self.config.intent_of(best)
         in_conversation = followup or bool(state.topic and self.config.followup_breakers.search(head))  # "what else?"
         on_topic = in_conversation or not self.index.domain_words.isdisjoint(words(head + " " + " ".join(corrections)))
-        if best == "out_of_scope" or confidence < self.config.routing["min_confidence"] or (
+        if best == "out_of_scope" or confidence < self.config.routing.min_confidence or (
                 intent != "greeting" and not on_topic):
             if best == "out_of_scope":
                 return Route(best, confidence, followup=followup, classifier_flag=flagged)
             return Route("out_of_scope.unsure", confidence, closest=tuple(self._ranked(scores)[:3]), followup=followup,
                          classifier_flag=flagged)
-        closest = () if confidence >= self.config.routing["sure"] else tuple(
+        closest = () if confidence >= self.config.routing.sure else tuple(
             t for t in self._ranked(scores) if t not in (best, self.partner.get(best)))[:2]
         return Route(best, confidence, closest=closest, similarities=similarities, followup=followup,
                      classifier_flag=flagged, ranking=tuple(self._ranked(scores)))
@@ -110,7 +110,8 @@ class Router:
         question about the subject (a question with none of the corpus's words is still small talk)."""
         if len(words(text)) > SMALLTALK_WORDS or self.config.pain.search(text):
             return None
-        asks = self.config.question.search(text) or any(p.search(text) for mode in ("cause", "fix") for p in self.config.cues[mode])
+        asks = self.config.question.search(text) or any(p.search(text) for mode in ("cause", "fix")
+                                                        for p in self.config.cues[mode])
         if asks and not self.index.domain_words.isdisjoint(words(text)):
             return None
         return next((topic for topic, pattern in self.config.smalltalk.items() if pattern.search(text)), None)
@@ -131,7 +132,7 @@ class Router:
         if previous is not None and previous.topic in scores and previous.intent != "red_flag":  # red flags stick apart
             partner = self.partner.get(previous.topic)
             for topic in {previous.topic, *([partner] if partner else [])}:
-                scores[topic] = scores.get(topic, 0.0) + self.config.routing["followup_bonus"]
+                scores[topic] = scores.get(topic, 0.0) + self.config.routing.followup_bonus
         leader = max(scores, key=scores.__getitem__)
         flagged = (leader, scores[leader]) if self.config.intent_of(leader) == "red_flag" else None
         best = max((t for t in scores if self.config.intent_of(t) != "red_flag"), key=scores.__getitem__)
@@ -145,7 +146,7 @@ class Router:
         probabilities = self.index.probabilities(vector)
         similarities = self.index.similarities(vector)
         scores = dict(zip(self.index.classes, probabilities.tolist()))
-        weight = self.config.routing["retrieval_weight"]
+        weight = self.config.routing.retrieval_weight
         best_chunk: dict[str, float] = {}
         for topic, similarity in zip(self.chunk_topics, similarities.tolist()):
             best_chunk[topic] = max(best_chunk.get(topic, 0.0), similarity)
@@ -169,7 +170,7 @@ class Router:
         rival = max((t for t in scores if self.config.intent_of(t) == mode), key=scores.__getitem__, default=None)
         routing = self.config.routing
         if rival and (self.config.back_trouble.search(text) or
-                      scores[rival] >= max(routing["asked_mode_ratio"] * scores[best], routing["min_confidence"])):
+                      scores[rival] >= max(routing.asked_mode_ratio * scores[best], routing.min_confidence)):
             return rival
         return best
 

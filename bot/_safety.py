@@ -102,7 +102,8 @@ def _pieces(text: str) -> list[_Piece]:
     pieces, seen = [], set()
     for match in _SENTENCE.finditer(text):
         sentence, offset = match.group(), match.start()
-        starts = range(0, max(1, len(sentence) - WINDOW_OVERLAP), WINDOW - WINDOW_OVERLAP) if len(sentence) > WINDOW else (0,)
+        starts = (range(0, max(1, len(sentence) - WINDOW_OVERLAP), WINDOW - WINDOW_OVERLAP) if len(sentence) > WINDOW
+                  else (0,))
         for start in starts:
             end = min(len(sentence), start + WINDOW)
             window = sentence[start:end]
@@ -236,7 +237,7 @@ class Safety:
                       said: str, state: State, asks_more: bool = False) -> Triage | None:
         """The classifier's own red flag, or an earlier red flag that this message should get again.
         `asks_more`: the message asks for the guided check or for something the article does not cover."""
-        if classifier_flag and classifier_flag[1] >= self.config.routing["red_flag_classifier"]:
+        if classifier_flag and classifier_flag[1] >= self.config.routing.red_flag_classifier:
             if classifier_flag[0] == GENERAL and not state.red_flags:
                 return Triage((GENERAL,), asked=True)
             return self.combine((classifier_flag[0],), state)

@@ -38,7 +38,8 @@ def fuzzy_examples(engine: Engine) -> Answer:
         _, score, position = process.extractOne(text.lower(), choices, scorer=fuzz.WRatio) or ("", 0.0, 0)
         topic = phrases[position][1]
         if topic in engine.composer.by_topic:
-            body = engine.safety.guidance(Triage((topic,))) if topic.startswith("red_flag") else engine.composer.article(topic)
+            body = (engine.safety.guidance(Triage((topic,))) if topic.startswith("red_flag")
+                    else engine.composer.article(topic))
         else:
             body = engine.config.replies.get(topic, engine.config.replies["out_of_scope"])
         return Reply(engine.config.intent_of(topic), topic, body, (), score / 100)

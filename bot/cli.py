@@ -61,7 +61,9 @@ def _version() -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hipbot", description="Back pain on the hip thrust machine: answers from one expert article. Not medical advice.")
+    parser = argparse.ArgumentParser(prog="hipbot",
+                                     description="Back pain on the hip thrust machine: answers from one expert "
+                                                 "article. Not medical advice.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -69,7 +71,8 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("text", nargs="*", help="the question")
     mode = ask.add_mutually_exclusive_group()
     mode.add_argument("--json", action="store_true", help="print the reply as one JSON object")
-    mode.add_argument("--jsonl", action="store_true", help="read {\"text\", \"session\"} lines from stdin, write one JSON reply per line")
+    mode.add_argument("--jsonl", action="store_true",
+                      help="read {\"text\", \"session\"} lines from stdin, write one JSON reply per line")
     ask.add_argument("--max-sessions", type=_positive, default=_default_sessions(), metavar="N",
                      help="with --jsonl: remember at most N sessions, forgetting the least recently used "
                           "(default 10000, or $HIPBOT_JSONL_SESSIONS)")
@@ -94,9 +97,11 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--compare", action="store_true",
                           help="also score bare TF-IDF, fuzzy example matching and the bot without its slang lexicon")
     evaluate.add_argument("--report", type=Path, metavar="FILE.json",
-                          help="also write every item (expected and got), the per-intent table and the calibration as JSON")
+                          help="also write every item (expected and got), the per-intent table "
+                               "and the calibration as JSON")
     evaluate.add_argument("--min-accuracy", type=float, metavar="X", help="exit 1 if accuracy is below X (0..1)")
-    evaluate.add_argument("--min-redflag-recall", type=float, metavar="Y", help="exit 1 if red-flag recall is below Y (0..1)")
+    evaluate.add_argument("--min-redflag-recall", type=float, metavar="Y",
+                          help="exit 1 if red-flag recall is below Y (0..1)")
     evaluate.set_defaults(run=_eval)
 
     telegram = commands.add_parser("telegram", help="run the Telegram bot (token in TELEGRAM_BOT_TOKEN)")
@@ -182,7 +187,8 @@ def _review(args: argparse.Namespace) -> int:
         groups = group(inbox.entries())
     print(render(groups))
     if args.export:
-        print(f"\nWrote {export_stubs(groups, args.export)} items to {args.export}: label them, then run hipbot eval on it.")
+        print(f"\nWrote {export_stubs(groups, args.export)} items to {args.export}: "
+              "label them, then run hipbot eval on it.")
     return 0
 
 
@@ -200,7 +206,8 @@ def _eval(args: argparse.Namespace) -> int:
     if args.report:
         args.report.write_text(json.dumps(report_json(scores), ensure_ascii=False, indent=1), encoding="utf-8")
     below = [f"{name} {value:.1%} is below {floor:.1%}" for name, value, floor in (
-        ("accuracy", scores.accuracy, args.min_accuracy), ("red-flag recall", scores.red_flag_recall, args.min_redflag_recall),
+        ("accuracy", scores.accuracy, args.min_accuracy),
+        ("red-flag recall", scores.red_flag_recall, args.min_redflag_recall),
     ) if floor is not None and value < floor]
     for problem in below:
         print(f"hipbot: {problem}", file=sys.stderr)

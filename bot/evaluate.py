@@ -38,7 +38,8 @@ class Outcome:
     def topic_only_miss(self) -> bool:
         """Right intent and grounded, but another section than the labelled one."""
         expected = self.case.topic
-        return self.correct and "." in expected and not (self.topic == expected or self.topic.startswith(expected + "."))
+        return self.correct and "." in expected and not (self.topic == expected
+                                                         or self.topic.startswith(expected + "."))
 
     @property
     def correct(self) -> bool:
@@ -128,7 +129,8 @@ def check_topics(cases: Iterable[Case], known: frozenset[str], path: Path) -> No
     """DataError naming the first item whose topic hipbot cannot answer with (a typo, a renamed section)."""
     for case in cases:
         if case.topic not in known:
-            raise DataError(str(path), case.id, f"unknown topic {case.topic!r} (not a section, reply or rule of hipbot)")
+            raise DataError(str(path), case.id,
+                            f"unknown topic {case.topic!r} (not a section, reply or rule of hipbot)")
 
 
 def _ratio(a: float, b: float) -> float:
@@ -189,7 +191,8 @@ def report(scores: Scores) -> str:
     for intent, (p, r, f1, support) in scores.per_intent().items():
         lines.append(f"{intent:<14}{p:>10.2f}{r:>8.2f}{f1:>7.2f}{support:>5}")
     labels = [i for i in INTENTS if any(i in pair for pair in scores.confusion())]
-    lines += ["", "confusion (rows: expected, columns: answered)", " " * 14 + "".join(f"{l[:8]:>9}" for l in labels)]
+    lines += ["", "confusion (rows: expected, columns: answered)",
+              " " * 14 + "".join(f"{label[:8]:>9}" for label in labels)]
     matrix = scores.confusion()
     for row in labels:
         lines.append(f"{row:<14}" + "".join(f"{matrix[(row, col)]:>9}" for col in labels))
@@ -197,7 +200,8 @@ def report(scores: Scores) -> str:
         lines.insert(5, f"{topic} in its tier, with its wording: {right}/{labelled}")
     lines += ["", "reliability (confidence against accuracy)", f"{'confidence':<14}{'replies':>8}{'accuracy':>10}"]
     for low, high, count, accuracy in scores.reliability():
-        lines.append(f"{low:.1f}-{high:.1f}{'':<7}{count:>8}{accuracy:>10.0%}" if count else f"{low:.1f}-{high:.1f}{'':<7}{0:>8}{'-':>10}")
+        lines.append(f"{low:.1f}-{high:.1f}{'':<7}{count:>8}{accuracy:>10.0%}" if count
+                     else f"{low:.1f}-{high:.1f}{'':<7}{0:>8}{'-':>10}")
     misses = [o for o in scores.outcomes if not o.correct]
     lines += ["", f"misses: {len(misses)}"]
     for o in misses:
@@ -224,8 +228,10 @@ def report_json(scores: Scores) -> dict[str, Any]:
         "per_topic": {topic: {"precision": p, "recall": r, "f1": f1, "support": n}
                       for topic, (p, r, f1, n) in scores.per_topic().items()},
         "confusion": [{"expected": e, "answered": a, "count": n} for (e, a), n in sorted(scores.confusion().items())],
-        "calibration": [{"low": low, "high": high, "replies": n, "accuracy": acc} for low, high, n, acc in scores.reliability()],
-        "outcomes": [{"id": o.case.id, "text": o.case.text, "expected_intent": o.case.intent, "expected_topic": o.case.topic,
+        "calibration": [{"low": low, "high": high, "replies": n, "accuracy": acc}
+                        for low, high, n, acc in scores.reliability()],
+        "outcomes": [{"id": o.case.id, "text": o.case.text, "expected_intent": o.case.intent,
+                      "expected_topic": o.case.topic,
                       "intent": o.intent, "topic": o.topic, "confidence": o.confidence, "correct": o.correct,
                       "topic_only_miss": o.topic_only_miss} for o in scores.outcomes],
     }

@@ -45,7 +45,8 @@ def _handle(line: str, number: int, sessions: OrderedDict[str, State], answer: A
     if not isinstance(request, dict) or not isinstance(request.get("text"), str):
         return {"error": "expected an object with a string \"text\"", "line": number}
     session = request.get("session")
-    if session is not None and (isinstance(session, bool) or not isinstance(session, (str, int)) or not _encodable(session)):
+    if session is not None and (isinstance(session, bool) or not isinstance(session, (str, int))
+                                or not _encodable(session)):
         return {"error": "\"session\" must be a string or a whole number", "line": number}
     if session is not None and len(str(session)) > MAX_SESSION_CHARS:
         return {"error": f"\"session\" longer than {MAX_SESSION_CHARS} characters", "line": number}

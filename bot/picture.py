@@ -13,7 +13,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ._config import WRONG_PREFIX
 from ._index import cache_dir
@@ -162,7 +162,7 @@ def _draw_panel(axes: Axes, panel: Panel, labels: dict[str, str]) -> None:
 
     # The lifter: torso as a curve with rib cage and pelvis on it, limbs as segments, joints as circles.
     curve = [_bezier(pose.shoulder, pose.arch, pose.hip, t / 20) for t in range(21)]
-    limb = dict(color=BODY, linewidth=18, solid_capstyle="round", solid_joinstyle="round", zorder=3)
+    limb: dict[str, Any] = dict(color=BODY, linewidth=18, solid_capstyle="round", solid_joinstyle="round", zorder=3)
     axes.plot(*zip(*curve), **limb)
     axes.plot(*zip(pose.hip, pose.knee, pose.ankle), **limb)
     axes.plot(*zip(pose.ankle, (pose.ankle[0] + 0.8, 0.95)), **{**limb, "linewidth": 14})

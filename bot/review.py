@@ -32,7 +32,8 @@ logger = logging.getLogger("bot.review")
 MAX_TEXT = 2000  # characters of a question that are kept
 DAY = 86400.0
 STAMP_STEP = 3600.0  # stored times are rounded down to the hour, so they cannot pin a message to a chat log
-NEVER_CONSIDERED = frozenset({"red_flag", "greeting", "check"})  # answered on purpose: safety, small talk, the guided check
+# answered on purpose: safety, small talk, the guided check
+NEVER_CONSIDERED = frozenset({"red_flag", "greeting", "check"})
 COLUMNS = ("text", "intent", "topic", "confidence", "reason", "stored_at")
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS questions ("
@@ -119,7 +120,8 @@ class Inbox:
         return False
 
     def mark_unhelpful(self, text: str, reply: Reply) -> bool:
-        """Store a question whose answer the user marked unhelpful, whatever its intent; returns whether it was stored."""
+        """Store a question whose answer the user marked unhelpful, whatever its intent;
+        returns whether it was stored."""
         return self._store(text, reply, "unhelpful")
 
     def entries(self) -> list[Entry]:
@@ -150,7 +152,8 @@ class Inbox:
     def __enter__(self) -> Inbox:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
         self.close()
 
     def _store(self, text: str, reply: Reply, reason: str) -> bool:
@@ -295,7 +298,8 @@ def group(entries: Sequence[Entry], threshold: float = 80.0) -> list[Group]:
     members: list[list[str]] = []
     for key in keys:
         # token_ratio (the higher of token-set and token-sort) bounds the similarity: a cheap first pass.
-        near = {k for k, _, _ in process.extract(key, placed, scorer=fuzz.token_ratio, score_cutoff=threshold, limit=None)}
+        near = {k for k, _, _ in process.extract(key, placed, scorer=fuzz.token_ratio, score_cutoff=threshold,
+                                                 limit=None)}
         best, best_score = None, threshold
         for g in sorted({group_of[k] for k in near}):
             if near.issuperset(members[g]):  # like every wording of the group, not just one (no chains)
@@ -356,11 +360,13 @@ def _line(text: str, width: int = 110) -> str:
 
 
 def render(groups: Sequence[Group], wordings: int = 3) -> str:
-    """The listing for `hipbot review`: largest group first, with its count, topic and up to `wordings` other wordings."""
+    """The listing for `hipbot review`: largest group first,
+    with its count, topic and up to `wordings` other wordings."""
     if not groups:
         return "The review inbox is empty."
     total = sum(g.count for g in groups)
-    lines = [f"{total} question{'s' * (total != 1)} in {len(groups)} group{'s' * (len(groups) != 1)}, most asked first."]
+    lines = [f"{total} question{'s' * (total != 1)} in {len(groups)} group{'s' * (len(groups) != 1)}, "
+             "most asked first."]
     for g in groups:
         why = ", ".join(f"{reason} {n}" for reason, n in sorted(g.reasons.items()))
         lines += ["", f"{g.count:>4}x  {g.topic}  ({why})", f"       {_line(g.text)}"]

@@ -21,7 +21,8 @@ def add_telegram_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--retention-days", type=_days, default=os.environ.get("HIPBOT_RETENTION_DAYS", "30"),
                         help="forget conversations idle for this many days (default 30, or $HIPBOT_RETENTION_DAYS)")
     parser.add_argument("--no-persistence", action="store_true", help="keep conversations in memory only")
-    parser.add_argument("--no-rate-limit", action="store_true", help="disable outgoing rate limiting (tests, benchmarks)")
+    parser.add_argument("--no-rate-limit", action="store_true",
+                        help="disable outgoing rate limiting (tests, benchmarks)")
 
 
 def _days(text: str) -> float:

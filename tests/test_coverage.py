@@ -70,7 +70,7 @@ def test_social_messages_are_greetings(engine, text, topic):
 
 def test_a_middling_confidence_answer_says_so_and_offers_other_topics(engine):
     reply = engine.answer("Get to Know Your Glutes and Back")
-    sure = engine.config.routing["sure"]
+    sure = engine.config.routing.sure
     if reply.confidence < sure:
         assert reply.text.startswith("I think you're asking about")
         assert len(reply.suggestions) >= 2
@@ -83,7 +83,7 @@ def test_unsure_wording_follows_the_confidence(engine):
     for text in ["glutes?", "my back and the machine", "thrust pad bench feet", "hips and the top"]:
         reply = engine.answer(text)
         if reply.intent in ("cause", "fix", "about"):
-            assert reply.text.startswith("I think you're asking about") == (reply.confidence < engine.config.routing["sure"])
+            assert reply.text.startswith("I think you're asking about") == (reply.confidence < engine.config.routing.sure)
 
 
 @pytest.mark.parametrize("text", [

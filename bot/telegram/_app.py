@@ -111,7 +111,8 @@ def run_telegram(args: argparse.Namespace) -> int:
         return _fail(str(exc), 2)
     except OSError as exc:
         return _fail(f"cannot use the conversation store {persistence} ({exc.strerror or exc})", 2)
-    application.bot_data["mode"] = f"webhook {args.webhook} on {args.listen}:{args.port}" if args.webhook else "long polling"
+    application.bot_data["mode"] = (f"webhook {args.webhook} on {args.listen}:{args.port}" if args.webhook
+                                    else "long polling")
     try:
         if args.webhook:
             asyncio.run(serve_webhook(application, url=args.webhook, listen=args.listen, port=args.port,

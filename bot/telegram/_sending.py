@@ -124,7 +124,8 @@ def _units(text: str) -> int:
 def keyboard(suggestions: tuple[str, ...], generation: int, feedback: bool = False) -> InlineKeyboardMarkup | None:
     """One button per suggestion, then 👍 / 👎 if `feedback`; callback data ("s:<generation>:<index>",
     "f:<generation>:up|down") stays far below Telegram's 64 bytes."""
-    rows = [[InlineKeyboardButton(text, callback_data=f"s:{generation}:{index}")] for index, text in enumerate(suggestions)]
+    rows = [[InlineKeyboardButton(text, callback_data=f"s:{generation}:{index}")]
+            for index, text in enumerate(suggestions)]
     if feedback:
         rows.append([InlineKeyboardButton("👍", callback_data=f"f:{generation}:up"),
                      InlineKeyboardButton("👎", callback_data=f"f:{generation}:down")])

@@ -76,7 +76,8 @@ class ChatStore(BasePersistence[dict[Any, Any], ChatData, dict[Any, Any]]):
 
     def _write(self, batch: dict[int, ChatData | None]) -> None:
         now = self.clock()
-        kept = [(chat, json.dumps(data, separators=(",", ":")), now) for chat, data in batch.items() if data is not None]
+        kept = [(chat, json.dumps(data, separators=(",", ":")), now)
+                for chat, data in batch.items() if data is not None]
         with self._db:
             self._db.executemany("INSERT OR REPLACE INTO chats (id, data, touched) VALUES (?, ?, ?)", kept)
             self._db.executemany("DELETE FROM chats WHERE id = ?", [(c,) for c, d in batch.items() if d is None])
@@ -193,7 +194,8 @@ def _move_aside(path: Path) -> None:
     for source in (path, *_sidecars(path)):
         if source.exists():
             os.replace(source, aside.with_name(aside.name + source.name[len(path.name):]))
-    logger.warning("The conversation store %s could not be read; it was moved to %s and a new one started.", path, aside)
+    logger.warning("The conversation store %s could not be read; it was moved to %s and a new one started.",
+                   path, aside)
 
 
 def _sidecars(path: Path) -> tuple[Path, Path]:
