@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 from ._config import Config
 from ._model import Chunk
@@ -23,7 +24,8 @@ class Composer:
         for serving in self.by_topic.values():
             serving.sort(key=lambda c: (c.kind != "faq", c.id != c.topic))  # direct FAQ answer, then the section
         self.chunks = chunks
-        self.primary = chunks[0].document if chunks else ""
+        documents = Counter(c.document for c in chunks)  # the main article: the one with the most sections
+        self.primary = documents.most_common(1)[0][0] if documents else ""
 
     def headline(self, topic: str) -> str:
         """The heading of the section a topic is answered from."""

@@ -84,15 +84,14 @@ def test_example_topic_no_section_serves_is_an_error(tmp_path):
 
 
 @pytest.fixture
-def project(tmp_path) -> Path:
-    """A private copy of corpus/ and intents.yaml to change."""
-    shutil.copytree(ROOT / "corpus", tmp_path / "corpus")
-    shutil.copy(ROOT / "intents.yaml", tmp_path / "intents.yaml")
-    return tmp_path
+def project(tiny_project: Path) -> Path:
+    """A small copy of the knowledge to change (tests/conftest.py), so each build takes a moment."""
+    return tiny_project
 
 
-def _engine(project: Path) -> Engine:
-    return Engine(project / "corpus", project / "intents.yaml", cache=project / "cache")
+def _engine(project: Path, cache: Path | None = None) -> Engine:
+    return Engine(project / "corpus", project / "intents.yaml", cache=cache or project / "cache",
+                  check=project / "check.yaml")
 
 
 def test_a_new_article_is_picked_up_without_code_changes(project):
@@ -104,6 +103,7 @@ def test_a_new_article_is_picked_up_without_code_changes(project):
     assert reply.topic == "cause.kickback_lean"
     assert "turns the kickback into a lower back extension" in reply.text
     assert "Cable Kickbacks" in reply.text
+    assert reply.topic in _engine(project).topics()  # an eval set may name it
 
 
 def test_cache_is_reused_then_rebuilt_when_the_corpus_changes(project):
@@ -112,17 +112,17 @@ def test_cache_is_reused_then_rebuilt_when_the_corpus_changes(project):
     assert len(cached) == 1
     _engine(project)
     assert sorted((project / "cache").glob("index-*.npz")) == cached
-    article = project / "corpus" / "hip-thrust-machine-back-pain.md"
-    article.write_text(article.read_text().replace("hip-width apart", "hip-width apart (about a fist wider)"))
+    article = project / "corpus" / "tiny.md"
+    article.write_text(article.read_text().replace("a yoga mat rolled up", "a yoga mat (or a folded towel) rolled up"))
     engine = _engine(project)
     assert len(list((project / "cache").glob("index-*.npz"))) == 2
-    assert "a fist wider" in engine.answer("how far apart should my feet be on thrusts?").text
+    assert "a folded towel" in engine.answer("the pad hurts my hips, how do I cushion it?").text
 
 
 def test_intents_change_rebuilds_the_cache(project):
     _engine(project)
     intents = project / "intents.yaml"
-    intents.write_text(intents.read_text().replace('lead: "From the article:"', 'lead: "The article says:"'))
+    intents.write_text(intents.read_text().replace("Take care, and remember", "Take care, and always remember"))
     _engine(project)
     assert len(list((project / "cache").glob("index-*.npz"))) == 2
 
@@ -141,8 +141,10 @@ def test_corrupt_cache_is_rebuilt(project, damage):
     assert load_cached(path.stem.removeprefix("index-"), project / "cache") is not None
 
 
-@pytest.mark.skipif(os.geteuid() == 0 if hasattr(os, "geteuid") else True, reason="root can write anywhere")
 def test_read_only_cache_folder_is_bypassed(project):
+    if os.geteuid() == 0 and Path("/proc/self/fdinfo").is_dir():  # root writes anywhere, but not into /proc
+        assert _engine(project, cache=Path("/proc/self/fdinfo")).answer("hi").intent == "greeting"
+        return
     cache = project / "cache"
     cache.mkdir()
     cache.chmod(0o500)
@@ -178,7 +180,8 @@ def test_two_processes_building_the_cache_at_once_leave_a_valid_file(project):
 
     code = (
         "import sys; from pathlib import Path; from bot import Engine; p = Path(sys.argv[1]); "
-        "print(Engine(p / 'corpus', p / 'intents.yaml', cache=p / 'cache').answer('how high should the bench be?').topic)"
+        "e = Engine(p / 'corpus', p / 'intents.yaml', cache=p / 'cache', check=p / 'check.yaml'); "
+        "print(e.answer('how high should the bench be?').topic)"
     )
     runs = [subprocess.Popen([sys.executable, "-c", code, str(project)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True, cwd=ROOT) for _ in range(2)]
