@@ -10,12 +10,12 @@ import math
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
-import yaml
 from rapidfuzz import fuzz, process
 
 from ._compose import Composer
-from ._errors import DataError
+from ._config import Checker, read_yaml
 from ._model import Reply, Source, State
 from ._text import normalize
 
@@ -74,71 +74,58 @@ class Step:
     understood: tuple[str, ...] = ()  # what this turn's answer was taken to say, in the user's terms
 
 
+_KEYS = ("version", "max_questions", "start", "cancel", "skip", "priors", "messages", "screen", "questions",
+         "evidence", "evidence_weight")
 _MESSAGES = ("intro", "screen", "again", "skipped", "understood", "cancelled", "result", "because", "said", "fix")
 
 
 def load_check(path: Path) -> CheckSpec:
     """Read check.yaml; problems are DataErrors naming the file, the place and the problem."""
-    name = str(path)
-    try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
-    except FileNotFoundError:
-        raise DataError(name, "", "file not found") from None
-    except yaml.YAMLError as exc:
-        raise DataError(name, "", f"invalid YAML: {getattr(exc, 'problem', None) or exc}") from None
-
-    def need(value: object, kind: type | tuple[type, ...], place: str):  # noqa: ANN202 - local checker
-        if not isinstance(value, kind):
-            raise DataError(name, place,
-                            f"expected {getattr(kind, '__name__', 'a number')}, got {type(value).__name__}")
-        return value
-
-    def pattern(value: object, place: str) -> re.Pattern[str]:
-        try:
-            return re.compile(need(value, str, place))
-        except re.error as exc:
-            raise DataError(name, place, f"bad pattern: {exc}") from None
-
-    data = need(raw, dict, "top level")
-    if data.get("version") != 1:
-        raise DataError(name, "version", "expected version: 1")
-    messages = need(data.get("messages"), dict, "messages")
+    check = Checker(str(path))
+    data = check.typed(read_yaml(path), dict, "top level")
+    check.keys(data, _KEYS, "", required=tuple(k for k in _KEYS if k not in ("evidence", "evidence_weight")))
+    if data["version"] != 1:
+        raise check.fail("version", "expected version: 1")
+    messages = check.typed(data["messages"], dict, "messages")
+    check.keys(messages, _MESSAGES, "messages", required=_MESSAGES)
     for key in _MESSAGES:
-        need(messages.get(key), str, f"messages.{key}")
-    screen = need(data.get("screen"), dict, "screen")
-    questions = []
-    for i, q in enumerate(need(data.get("questions"), list, "questions")):
-        place = f"questions[{i}]"
-        need(q, dict, place)
-        choices = tuple(
-            Choice(
-                label=need(c.get("label"), str, f"{place}.choices[{j}].label"),
-                weights={str(k): float(v)
-                         for k, v in need(c.get("weights", {}), dict, f"{place}.choices[{j}].weights").items()},
-                says=tuple(pattern(p, f"{place}.choices[{j}].says[{n}]")
-                           for n, p in enumerate(need(c.get("says", []), list, f"{place}.choices[{j}].says"))),
-            )
-            for j, c in enumerate(need(q.get("choices"), list, f"{place}.choices"))
-        )
-        questions.append(Question(need(q.get("id"), str, f"{place}.id"), need(q.get("text"), str, f"{place}.text"),
-                                  choices))
+        check.typed(messages[key], str, f"messages.{key}")
+    screen = check.typed(data["screen"], dict, "screen")
+    check.keys(screen, ("said_yes", "said_no", "choices"), "screen", required=("said_yes", "said_no", "choices"))
     return CheckSpec(
-        max_questions=need(data.get("max_questions"), int, "max_questions"),
-        start=pattern(data.get("start"), "start"),
-        cancel=pattern(data.get("cancel"), "cancel"),
-        skip=pattern(data.get("skip"), "skip"),
-        priors={str(k): float(v) for k, v in need(data.get("priors"), dict, "priors").items()},
+        max_questions=check.typed(data["max_questions"], int, "max_questions"),
+        start=check.pattern(data["start"], "start"),
+        cancel=check.pattern(data["cancel"], "cancel"),
+        skip=check.pattern(data["skip"], "skip"),
+        priors=_weights(data["priors"], "priors", check),
         messages=messages,
-        screen_yes=pattern(screen.get("said_yes"), "screen.said_yes"),
-        screen_no=pattern(screen.get("said_no"), "screen.said_no"),
-        screen_choices=tuple(need(c, str, f"screen.choices[{i}]")
-                             for i, c in enumerate(need(screen.get("choices"), list, "screen.choices"))),
-        questions=tuple(questions),
-        evidence={str(cause): tuple(pattern(p, f"evidence.{cause}[{n}]")
-                                    for n, p in enumerate(need(pats, list, f"evidence.{cause}")))
-                  for cause, pats in need(data.get("evidence", {}), dict, "evidence").items()},
-        evidence_weight=float(need(data.get("evidence_weight", 0), (int, float), "evidence_weight")),
+        screen_yes=check.pattern(screen["said_yes"], "screen.said_yes"),
+        screen_no=check.pattern(screen["said_no"], "screen.said_no"),
+        screen_choices=check.strings(screen["choices"], "screen.choices"),
+        questions=tuple(_question(q, f"questions[{i}]", check)
+                        for i, q in enumerate(check.typed(data["questions"], list, "questions"))),
+        evidence={str(cause): check.patterns(patterns, f"evidence.{cause}")
+                  for cause, patterns in check.typed(data.get("evidence", {}), dict, "evidence").items()},
+        evidence_weight=float(check.typed(data.get("evidence_weight", 0), (int, float), "evidence_weight")),
     )
+
+
+def _question(raw: Any, place: str, check: Checker) -> Question:
+    check.keys(check.typed(raw, dict, place), ("id", "text", "choices"), place, required=("id", "text", "choices"))
+    choices = []
+    for j, choice in enumerate(check.typed(raw["choices"], list, f"{place}.choices")):
+        where = f"{place}.choices[{j}]"
+        check.keys(check.typed(choice, dict, where), ("label", "weights", "says"), where, required=("label",))
+        choices.append(Choice(label=check.typed(choice["label"], str, f"{where}.label"),
+                              weights=_weights(choice.get("weights", {}), f"{where}.weights", check),
+                              says=check.patterns(choice.get("says", []), f"{where}.says")))
+    return Question(check.typed(raw["id"], str, f"{place}.id"), check.typed(raw["text"], str, f"{place}.text"),
+                    tuple(choices))
+
+
+def _weights(raw: Any, place: str, check: Checker) -> dict[str, float]:
+    return {str(cause): float(check.typed(weight, (int, float), f"{place}.{cause}"))
+            for cause, weight in check.typed(raw, dict, place).items()}
 
 
 class GuidedCheck:

@@ -220,6 +220,11 @@ _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
 
 def load_config(path: Path) -> Config:
     """Read intents.yaml; any problem is a DataError naming the file, the place and the problem."""
+    return _build(read_yaml(path), Checker(str(path)))
+
+
+def read_yaml(path: Path) -> Any:
+    """A YAML data file (intents.yaml, check.yaml), refusing a key given twice; problems are DataErrors."""
     name = str(path)
     try:
         raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 - safe subclass
@@ -231,11 +236,11 @@ def load_config(path: Path) -> Config:
         mark = getattr(exc, "problem_mark", None)
         place = f"line {mark.line + 1}" if mark else ""
         raise DataError(name, place, f"invalid YAML: {getattr(exc, 'problem', None) or exc}") from None
-    return _build(raw, _Checker(name))
+    return raw
 
 
-class _Checker:
-    """Type and key checks that report `file: place: problem`."""
+class Checker:
+    """Type and key checks that report `file: place: problem` (shared by intents.yaml and check.yaml)."""
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -274,7 +279,7 @@ class _Checker:
 _TYPE_NAMES = {dict: "a mapping", list: "a list", str: "a string", int: "a whole number", float: "a number"}
 
 
-def _build(raw: Any, check: _Checker) -> Config:
+def _build(raw: Any, check: Checker) -> Config:
     data = check.typed(raw, dict, "top level")
     check.keys(data, tuple(_SCHEMA), "", required=tuple(_SCHEMA))
     for key, kind in _SCHEMA.items():
@@ -322,14 +327,14 @@ def _build(raw: Any, check: _Checker) -> Config:
     )
 
 
-def _copy(raw: dict, check: _Checker) -> Copy:
+def _copy(raw: dict, check: Checker) -> Copy:
     names = tuple(Copy.__dataclass_fields__)
     check.keys(raw, names, "copy", required=names)
     texts = {k: check.typed(v, str, f"copy.{k}").strip() for k, v in raw.items()}
     return Copy(**{**texts, "about": check.pattern(raw["about"], "copy.about")})
 
 
-def _topics(raw: dict, check: _Checker) -> dict[str, TopicCopy]:
+def _topics(raw: dict, check: Checker) -> dict[str, TopicCopy]:
     topics = {}
     for topic, spec in raw.items():
         place = f"topics.{topic}"
@@ -338,7 +343,7 @@ def _topics(raw: dict, check: _Checker) -> dict[str, TopicCopy]:
     return topics
 
 
-def _tiers(raw: dict, check: _Checker) -> dict[str, dict[str, Any]]:
+def _tiers(raw: dict, check: Checker) -> dict[str, dict[str, Any]]:
     """Red-flag tiers, most urgent first: each one's lead, reminder and suggestions."""
     tiers = {}
     for name, spec in raw.items():
@@ -355,7 +360,7 @@ def _tiers(raw: dict, check: _Checker) -> dict[str, dict[str, Any]]:
     return tiers
 
 
-def _red_flags(raw: dict, tiers: dict[str, dict[str, Any]], check: _Checker) -> tuple[RedFlag, ...]:
+def _red_flags(raw: dict, tiers: dict[str, dict[str, Any]], check: Checker) -> tuple[RedFlag, ...]:
     red_flags = []
     for topic, spec in raw.items():
         place = f"red_flags.{topic}"
@@ -385,7 +390,7 @@ def _red_flags(raw: dict, tiers: dict[str, dict[str, Any]], check: _Checker) -> 
     return tuple(red_flags)
 
 
-def _not_covered(raw: dict, check: _Checker) -> tuple[Gap, ...]:
+def _not_covered(raw: dict, check: Checker) -> tuple[Gap, ...]:
     gaps = []
     for kind, spec in raw.items():
         place = f"not_covered.{kind}"
@@ -405,7 +410,7 @@ def _not_covered(raw: dict, check: _Checker) -> tuple[Gap, ...]:
     return tuple(gaps)
 
 
-def _near(raw: Any, place: str, check: _Checker) -> Near:
+def _near(raw: Any, place: str, check: Checker) -> Near:
     check.keys(check.typed(raw, dict, place), ("first", "second", "words", "unless"), place,
                required=("first", "second", "words"))
     unless = raw.get("unless")
@@ -414,19 +419,19 @@ def _near(raw: Any, place: str, check: _Checker) -> Near:
                 check.pattern(unless, f"{place}.unless") if unless is not None else None)
 
 
-def _safety(raw: dict, check: _Checker) -> SafetyRules:
+def _safety(raw: dict, check: Checker) -> SafetyRules:
     keys = ("carry_on", "self_treat", "limb", "body_part", "someone_else", "me")
     check.keys(raw, (*keys, "spellings"), "safety", required=(*keys, "spellings"))
     return SafetyRules(**{key: check.pattern(raw[key], f"safety.{key}") for key in keys},
                        spellings=check.strings(raw["spellings"], "safety.spellings"))
 
 
-def _off_topic(raw: dict, check: _Checker) -> dict[str, re.Pattern[str]]:
+def _off_topic(raw: dict, check: Checker) -> dict[str, re.Pattern[str]]:
     check.keys(raw, _OFF_TOPIC_KEYS, "off_topic", required=_OFF_TOPIC_KEYS)
     return {key: check.pattern(raw[key], f"off_topic.{key}") for key in _OFF_TOPIC_KEYS}
 
 
-def _picture(raw: dict, check: _Checker) -> Picture:
+def _picture(raw: dict, check: Checker) -> Picture:
     keys = ("trigger", "suggestion", "offer_after", "text", "labels", "wrong_labels")
     check.keys(raw, keys, "picture", required=keys)
     return Picture(
@@ -439,7 +444,7 @@ def _picture(raw: dict, check: _Checker) -> Picture:
     )
 
 
-def _picture_labels(raw: Any, where: str, check: _Checker) -> dict[str, tuple[str, str]]:
+def _picture_labels(raw: Any, where: str, check: Checker) -> dict[str, tuple[str, str]]:
     labels = {}
     for name, spec in check.typed(raw, dict, where).items():
         place = f"{where}.{name}"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import DataError, Engine
+from bot import DataError, Engine, default_engine
 from bot._config import load_config
 from bot._corpus import load_corpus, parse_article
 from bot._index import load_cached
@@ -191,3 +191,30 @@ def test_two_processes_building_the_cache_at_once_leave_a_valid_file(project):
     files = [f for f in (project / "cache").iterdir() if not f.name.endswith(".lock")]
     assert len(files) == 1 and files[0].name.startswith("index-")  # no temporary file left behind
     assert load_cached(files[0].stem.removeprefix("index-"), project / "cache") is not None
+
+
+@pytest.mark.parametrize(("edit", "problem"), [
+    (lambda s: s.replace("max_questions: 5", "max_questions: 5\ncolour: red"), "colour: unknown key"),
+    (lambda s: s.replace("max_questions: 5", "max_questions: 5\nmax_questions: 6"), "duplicate key 'max_questions'"),
+    (lambda s: s.replace("max_questions: 5", "max_questions: five"), "max_questions: expected a whole number"),
+    (lambda s: s.replace("cause.bench_height: 3}", "cause.bench_hieght: 3}", 1),
+     "questions.where.Upper back or neck: unknown cause 'cause.bench_hieght'"),
+    (lambda s: s.replace("    text: \"Where do you feel it most?\"", "    txt: \"Where do you feel it most?\""),
+     "questions[0].txt: unknown key"),
+])
+def test_check_file_errors_are_one_line_naming_file_place_and_problem(tmp_path, capsys, monkeypatch, edit, problem):
+    from bot.cli import main
+
+    bad = tmp_path / "check.yaml"
+    text = (ROOT / "check.yaml").read_text()
+    changed = edit(text)
+    assert changed != text
+    bad.write_text(changed)
+    monkeypatch.setenv("HIPBOT_CHECK", str(bad))
+    default_engine.cache_clear()  # the default engine reads the files named by the environment
+    try:
+        assert main(["ask", "/check"]) == 2
+    finally:
+        default_engine.cache_clear()
+    err = capsys.readouterr().err
+    assert err.startswith(f"hipbot: error: {bad}: ") and err.count("\n") == 1 and problem in err
