@@ -26,6 +26,7 @@ class Composer:
         self.chunks = chunks
         documents = Counter(c.document for c in chunks)  # the main article: the one with the most sections
         self.primary = documents.most_common(1)[0][0] if documents else ""
+        self._children = {topic: self._sub_topics(topic) for topic in self.by_topic}
 
     def headline(self, topic: str) -> str:
         """The heading of the section a topic is answered from."""
@@ -38,18 +39,18 @@ class Composer:
 
     def children(self, topic: str) -> list[str]:
         """The topics of the sub-sections of a topic's section (the causes of the causes overview...)."""
-        if topic not in self.by_topic:
-            return []
-        main = self._section(topic)
-        return list(dict.fromkeys(c.topic for c in self.chunks if _is_under(c, main)))
+        return self._children.get(topic, [])
 
     def siblings(self, topic: str) -> list[str]:
-        """The overview a topic belongs to, with its children (its own, for an overview)."""
-        for parent in self.by_topic:
-            family = self.children(parent)
+        """The list a topic belongs to: its overview's children (its own, for an overview)."""
+        for parent, family in self._children.items():
             if topic in family or (topic == parent and family):
                 return family
         return []
+
+    def _sub_topics(self, topic: str) -> list[str]:
+        main = self._section(topic)
+        return list(dict.fromkeys(c.topic for c in self.chunks if _is_under(c, main)))
 
     def article(self, topic: str, everything: bool = False) -> str:
         """A topic's passage, within BUDGET characters unless `everything`; an overview lists its

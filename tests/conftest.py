@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-os.environ.setdefault("HIPBOT_CACHE_DIR", tempfile.mkdtemp(prefix="hipbot-test-cache-"))
+if not os.environ.get("HIPBOT_CACHE_DIR"):  # set (and shared with the xdist workers) unless given
+    os.environ["HIPBOT_CACHE_DIR"] = tempfile.mkdtemp(prefix="hipbot-test-cache-")
 
 from bot import Reply, State, default_engine  # noqa: E402
 
