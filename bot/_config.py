@@ -287,7 +287,7 @@ def _build(raw: Any, check: Checker) -> Config:
     intents = data["intents"]
     check.keys(intents, INTENTS, "intents")
     for intent, spec in intents.items():
-        check.keys(check.typed(spec, dict, f"intents.{intent}"), ("lead", "reminder", "ask", "suggestions"),
+        check.keys(check.typed(spec, dict, f"intents.{intent}"), ("ask", "suggestions"),
                    f"intents.{intent}")
         check.strings(spec.get("suggestions", []), f"intents.{intent}.suggestions")
     check.keys(data["replies"], _REPLY_KEYS, "replies", required=_REPLY_KEYS)

@@ -123,20 +123,23 @@ def _add_review_log(parser: argparse.ArgumentParser) -> None:
 
 def _inbox(args: argparse.Namespace) -> Inbox | None:
     """The review inbox when the operator turned it on, else None."""
-    from .review import Inbox
-
     if args.review_log is None:
         return None
+    from .review import Inbox
+
     return Inbox(args.review_log, retention_days=float(os.environ.get("HIPBOT_RETENTION_DAYS") or 30))
 
 
 def _answering(args: argparse.Namespace) -> Answer:
     """The core's answer, watched by the review inbox when it is on."""
     from ._engine import answer
-    from .review import watched
 
     inbox = _inbox(args)
-    return watched(answer, inbox) if inbox else answer
+    if inbox is None:
+        return answer
+    from .review import watched
+
+    return watched(answer, inbox)
 
 
 def _ask(args: argparse.Namespace) -> int:

@@ -20,7 +20,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Cont
 from .._config import Copy
 from .._engine import default_engine
 from .._model import Answer, Reply, State
-from ..review import Inbox, watched
+from ..review import Inbox
 from ._sending import keyboard, quietly, retrying, send_text
 from ._setup import addressed, strip_mention
 
@@ -65,7 +65,7 @@ class Handlers:
 
     def __init__(self, answer: Answer, retention_days: float = 30.0, clock: Callable[[], float] = time.time,
                  inbox: Inbox | None = None, copy: Copy | None = None) -> None:
-        self.answer = watched(answer, inbox) if inbox else answer
+        self.answer = answer
         self.copy = copy or default_engine().config.copy
         self.retention = retention_days * DAY
         self.clock = clock
@@ -182,6 +182,8 @@ class Handlers:
             reply = self.answer(text, state)
         else:  # a long message takes longer: keep the event loop free for other chats
             reply = await asyncio.to_thread(self.answer, text, state)
+        if self.inbox is not None:  # a file write: off the event loop
+            await asyncio.to_thread(self.inbox.consider, text, reply)
         generation = data.get("generation", 0) + 1
         data.update(state=reply.state.to_dict(), generation=generation, suggestions=list(reply.suggestions),
                     seen=self.clock())
