@@ -52,22 +52,26 @@ class Composer:
         main = self._section(topic)
         return list(dict.fromkeys(c.topic for c in self.chunks if _is_under(c, main)))
 
-    def article(self, topic: str, everything: bool = False) -> str:
-        """A topic's passage, within BUDGET characters unless `everything`; an overview lists its
-        sub-sections, one line each, then the source."""
+    def article(self, topic: str, everything: bool = False, room: int = BUDGET) -> str:
+        """A topic's passage, within `room` characters unless `everything`; an overview lists its
+        sub-sections, one line each (the last ones by name only if room is short), then the source."""
         main = self._section(topic)
         source = source_line(main, main.document == self.primary)
         children = self.children(topic)
         if children and not everything:
             lines = [f"• {self.label(t)}: {self.summary(t)}" for t in children]
+            for n in reversed(range(len(lines))):
+                if len("\n\n".join((main.text, "\n".join(lines), source))) <= room:
+                    break
+                lines[n] = f"• {self.label(children[n])}"
             return "\n\n".join((main.text, "\n".join(lines), source))
         if children:
             parts = [main.text] + [f"{self.label(t)}\n{self._section(t).text}" for t in children]
             return "\n\n".join((*parts, source))
         if everything:
             return "\n\n".join((main.text, source))
-        room = BUDGET - len(source) - len(self.config.replies["more_hint"]) - 4
-        text = main.text if len(main.text) <= BUDGET - len(source) - 2 else _cut(main.text, room) + \
+        left = room - len(source) - len(self.config.replies["more_hint"]) - 4
+        text = main.text if len(main.text) <= room - len(source) - 2 else _cut(main.text, left) + \
             "\n\n" + self.config.replies["more_hint"]
         return "\n\n".join((text, source))
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ._check import SCREEN, GuidedCheck, load_check
-from ._compose import Composer
+from ._compose import BUDGET, Composer
 from ._config import WRONG_PREFIX, Config, load_config
 from ._corpus import describe_sources, load_corpus
 from ._coverage import Coverage, Uncovered
@@ -228,7 +228,8 @@ class Engine:
             else:
                 suggestions = self.composer.suggestions_for(topic, shown)
             everything = bool(self.config.everything.search(said))
-            text = "\n\n".join(filter(None, (lead, self.composer.article(topic, everything))))
+            room = BUDGET - (len(lead) + 2 if lead else 0)
+            text = "\n\n".join(filter(None, (lead, self.composer.article(topic, everything, room))))
             sources = self._sources((topic,), route.similarities)
             if topic in self.config.picture.offer_after and not state.red_flags:
                 suggestions = (self.config.picture.suggestion, *suggestions)

@@ -124,3 +124,11 @@ def test_what_else_follows_the_list_the_conversation_is_in(converse) -> None:
     assert fix.topic == "fix.bench_height" and more.topic.startswith("fix.") and more.topic != fix.topic
     assert cause.topic.startswith("cause.") and cause.topic != "cause.bench_height"
     assert anything.topic.startswith("cause.") and anything.topic not in (cause.topic, "cause.bench_height")
+
+
+def test_a_hedged_overview_still_fits(engine) -> None:
+    """A lead before an overview ("I think you're asking about...") shortens the list, not the limit."""
+    reply = engine.answer("um my back kinda hurts after thrusts and i dont really know what is going on")
+    assert reply.topic == "cause.general" and reply.text.startswith("I think you're asking about")
+    assert len(reply.text) <= 900
+    assert reply.text.count("• ") == len(engine.composer.children("cause.general"))  # every cause still named

@@ -592,15 +592,17 @@ def test_a_killed_bot_keeps_every_conversation_written_before(tmp_path: Path) ->
     assert not list(tmp_path.glob("*.unreadable-*"))
 
 
+@pytest.mark.parametrize("where", ["under-a-file", "a-folder"])
 def test_an_unusable_store_path_is_one_line_and_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:
+                                                        capsys: pytest.CaptureFixture[str], where: str) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
+    path = blocker / "telegram.sqlite3" if where == "under-a-file" else tmp_path
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
-    assert cli_main(["telegram", "--persistence", str(blocker / "telegram.sqlite3")]) == 2
+    assert cli_main(["telegram", "--persistence", str(path)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("hipbot: error: cannot use the conversation store") and err.count("\n") == 1
-    assert TOKEN not in err
+    assert err.startswith(f"hipbot: error: cannot use the conversation store {path}") and err.count("\n") == 1
+    assert TOKEN not in err and tmp_path.is_dir()  # a folder given by mistake is left as it was
 
 
 async def test_thumbs_down_sends_the_question_to_the_review_inbox(api: FakeBotAPI, tmp_path: Path) -> None:

@@ -147,6 +147,8 @@ class ChatStore(BasePersistence[dict[Any, Any], ChatData, dict[Any, Any]]):
 def _connect(path: Path) -> sqlite3.Connection:
     """Open (or create, mode 0600) the store, first moving aside a file that is not one."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.is_dir():
+        raise IsADirectoryError(21, "is a folder, not a file", str(path))
     if path.exists() and not _is_store(path):
         _move_aside(path)
     os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
