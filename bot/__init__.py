@@ -1,7 +1,13 @@
 """hipbot: answers "why does my back hurt on the hip thrust machine?" from one expert article."""
 
+from ._config import load_config
+from ._corpus import load_corpus, parse_article
 from ._engine import Engine, answer, default_engine
 from ._errors import DataError
-from ._model import INTENTS, Chunk, Reply, Source, State
+from ._explain import Explanation
+from ._model import INTENTS, Chunk, Intent, Reply, Source, State
 
-__all__ = ["INTENTS", "Chunk", "DataError", "Engine", "Reply", "Source", "State", "answer", "default_engine"]
+__all__ = [
+    "INTENTS", "Chunk", "DataError", "Engine", "Explanation", "Intent", "Reply", "Source", "State", "answer",
+    "default_engine", "load_config", "load_corpus", "parse_article",
+]

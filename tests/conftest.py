@@ -47,7 +47,7 @@ def tiny_project(tmp_path: Path) -> Path:
     the article, intents.yaml with a few examples per topic, check.yaml for the causes left."""
     import yaml
 
-    from bot._corpus import load_corpus
+    from bot import load_corpus
 
     chunks = {c.id: c for c in load_corpus(ROOT / "corpus")}
     sections = "".join(f"## {chunks[t].heading} {{#{t}}}\n\n{chunks[t].text}\n\n" for t in TINY_TOPICS)

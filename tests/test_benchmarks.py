@@ -24,7 +24,7 @@ from benchmarks.common import (  # noqa: E402
     questions,
     run_child,
 )
-from bot._corpus import load_corpus  # noqa: E402
+from bot import load_corpus  # noqa: E402
 
 TEXTS = ["why does my lower back hurt on hip thrusts?", "how do I fix that?", "my leg goes numb on thrusts"]
 

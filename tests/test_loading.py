@@ -8,9 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import DataError, Engine, default_engine
-from bot._config import load_config
-from bot._corpus import load_corpus, parse_article
+from bot import DataError, Engine, default_engine, load_config, load_corpus, parse_article
 from bot._index import load_cached
 
 ROOT = Path(__file__).resolve().parent.parent
