@@ -159,7 +159,7 @@ class GuidedCheck:
         """ "Got it: ..." for what the last answer was taken to say (nothing when it said nothing new)."""
         if not step.understood:
             return ""
-        return self.spec.messages["understood"].format(answers="; ".join(_lower_first(u) for u in step.understood))
+        return self.spec.messages["understood"].format(answers="; ".join(step.understood))
 
     def _result(self, ranked: tuple[tuple[str, float, tuple[str, ...]], ...], composer: Composer) -> str:
         """The likely causes, each with what pointed to it (only the user's own picks and words) and
@@ -203,17 +203,18 @@ class GuidedCheck:
             return self._screen(said, state)
         answers = dict(state.check_answers)
         picked = self._pick(said, pending) if pending else None
-        found = {q: c for q, c in self._free_text(said).items() if q not in answers}
-        if picked is not None:
-            found[pending] = picked
+        if picked is not None:  # a number or a choice's own words: nothing more to read in it
+            found = {pending: picked}
+        else:
+            found = {q: c for q, c in self._free_text(said).items() if q not in answers}
         if pending not in found and self.spec.skip.search(said):
             found[pending] = SKIPPED  # "idk", "not sure"
         if pending not in found and not found:
             if not state.check_retry:
                 return Step(replace(state, check_retry=True), question=pending, repeat=True)
             found[pending] = SKIPPED  # asked twice: move on without it
-        evidence = self._evidence(said, answers)
-        understood = tuple(label for label in found.values() if label != SKIPPED) + tuple(
+        evidence = self._evidence(said, answers) if picked is None else {}
+        understood = tuple(f"“{label}”" for label in found.values() if label != SKIPPED) + tuple(
             f"{self.spec.messages['said']} “{words}”" for words in evidence.values())
         answers.update(found)
         answers.update(evidence)

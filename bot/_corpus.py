@@ -88,7 +88,10 @@ def describe_sources(chunks: tuple[Chunk, ...]) -> str:
         kind = "Source" if not parts else "Also drawn on"
         author = f", by {meta['author']}" if meta.get("author") else ""
         attribution = str(meta.get("attribution") or "").strip()
-        parts.append(f"{kind}: “{document}”{author}." + (f"\n{attribution}" if attribution else ""))
+        if document in attribution:  # the attribution names the title itself
+            parts.append(f"{kind}: {attribution}")
+        else:
+            parts.append(f"{kind}: “{document}”{author}." + (f"\n{attribution}" if attribution else ""))
     return "\n\n".join(parts)
 
 

@@ -109,9 +109,13 @@ class Engine:
         text = reply.text
         if _digest(text) == last:
             replies = self.config.replies
-            text = f"{text}\n\n{replies['again_red_flag']}" if reply.intent == "red_flag" else \
-                f"{replies['again']} {text.split(chr(10))[0]}"
-        return replace(reply, text=text, state=replace(reply.state, last_reply=_digest(text)))
+            parts = text.split("\n\n")  # a red flag keeps its action first, and its source
+            text = "\n\n".join((parts[0], replies["again_red_flag"], parts[-1])) if reply.intent == "red_flag" else \
+                f"{replies['again']}\n\n{text}"
+            if len(text) > BUDGET and reply.intent != "red_flag":
+                text = text[: BUDGET - 1].rsplit(" ", 1)[0] + "…"
+        return replace(reply, text=text, suggestions=tuple(dict.fromkeys(reply.suggestions)),
+                       state=replace(reply.state, last_reply=_digest(text)))
 
     def _walked_list(self, route: Route, state: State, said: str) -> str:
         """Which list "what else?" walks: causes or fixes as the message says ("what else can cause it?"),
@@ -222,7 +226,7 @@ class Engine:
             if state.shown and state.shown[-1] == topic and not lead:  # more about the same thing
                 lead = self.config.replies["still_on"].format(label=self.composer.label(topic))
             if route.closest:  # middling confidence: say so, and offer the other likely topics
-                hedge = self.config.replies["hedge"].format(heading=self.composer.label(topic).lower())
+                hedge = self.config.replies["hedge"].format(heading=self.composer.label(topic))
                 lead = f"{lead_override} {hedge}" if lead_override else hedge
                 suggestions = (*(self.composer.ask_about(t) for t in route.closest), *suggestions[:1])
             else:

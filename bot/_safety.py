@@ -208,9 +208,9 @@ class Safety:
                 flags += scan(f"my {part} {said}", self.config).flags
         if flags:
             return Screening(self.combine(flags, state), found, corrections)
-        if found.asked:  # a question about warning signs: the guidance, or the earlier sign's reminder
-            return Screening(self.earlier(state) if state.red_flags else Triage(found.asked, asked=True), found,
-                             corrections)
+        if found.asked:  # a question about warning signs: the guidance, or the earlier sign's reminder with it
+            flags = self.ranked(state.red_flags + found.asked)
+            return Screening(Triage(flags, sticky=bool(state.red_flags), asked=True), found, corrections)
         return Screening(None, found, corrections)
 
     def sanitize(self, state: State) -> State:
@@ -245,7 +245,9 @@ class Safety:
             return None
         rules, intent = self.config.safety, self.config.intent_of(topic)
         carries_on = bool(rules.carry_on.search(said) or rules.self_treat.search(said))
-        sticks = carries_on or asks_more or intent in ("cause", "fix") or (intent == "out_of_scope" and followup)
+        emergency = self.tier(self.ranked(state.red_flags)[0]) == self.tiers[0]  # nothing else matters now
+        sticks = (carries_on or asks_more or intent in ("cause", "fix") or (intent == "out_of_scope" and followup)
+                  or topic == "greeting.hello" or (emergency and topic not in ("greeting.thanks", "greeting.goodbye")))
         return self.earlier(state) if sticks else None
 
     def remember(self, state: State, triage: Triage) -> tuple[str, ...]:
@@ -266,6 +268,9 @@ class Safety:
         top = [f for f in signs if self.tier(f) == self.tier(triage.topic)]
         if self.tier(triage.topic) != self.tiers[-1]:
             return "\n\n".join((lead, self._source(self.sections[top[0]])))
+        if triage.asked:  # asked about the warning signs after a sign: the article's list of them
+            answer = self.composer.by_topic[GENERAL][0]
+            return "\n\n".join((lead, answer.text, self._source(answer)))
         source = self._source(self.sections[GENERAL])
         bullets: list[str] = []
         for flag in (f for f in top if f in self.sections):
@@ -291,8 +296,9 @@ class Safety:
     def suggestions(self, triage: Triage) -> tuple[str, ...]:
         """Follow-ups after a red-flag reply (never form content once a sign was found)."""
         tier = self.config.tiers[self.tier(triage.topic)]
-        only_asked = triage.asked
-        return tuple(tier["general_suggestions"] if only_asked and tier["general_suggestions"] else tier["suggestions"])
+        if triage.asked:  # the warning signs were just listed: not "what are the warning signs?" again
+            return () if triage.sticky else tuple(tier["general_suggestions"])
+        return tuple(tier["suggestions"])
 
     def _signs(self, flags: list[str]) -> list[str]:
         described = {flag.topic: flag.signs for flag in self.config.red_flags}

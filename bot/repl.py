@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import sys
 import textwrap
+import unicodedata
 from collections.abc import Callable, Iterator
 from typing import IO
 
@@ -79,20 +80,27 @@ def wrap(text: str, width: int) -> str:
     out = []
     for line in text.split("\n"):
         marker = _marker(line)
+        room = width - sum(_is_wide(char) for char in line)  # an emoji takes two columns
         if not line.strip():
             out.append("")
         elif marker:
-            out.append(textwrap.fill(line[len(marker):].strip(), width, initial_indent="  " + marker,
+            out.append(textwrap.fill(line[len(marker):].strip(), room, initial_indent="  " + marker,
                                      subsequent_indent=" " * (len(marker) + 2), break_on_hyphens=False))
         else:
-            out.append(textwrap.fill(line, width, break_on_hyphens=False))
+            out.append(textwrap.fill(line, room, break_on_hyphens=False))
     return "\n".join(out)
 
 
+def _is_wide(char: str) -> bool:
+    """Whether a terminal shows `char` two columns wide (emoji such as 📖, ⚠️ and 🚨, East Asian wide)."""
+    return ord(char) >= 0x1F000 or 0x2600 <= ord(char) <= 0x27BF or unicodedata.east_asian_width(char) in "WF"
+
+
 def _marker(line: str) -> str:
-    """A list marker that starts `line` ("• ", "1. ", "[1] "), or ""."""
+    """A list marker that starts `line` ("• ", "- ", "1. ", "[1] "), or ""."""
     head = line.split(" ", 1)[0]
-    if head == "•" or (head[:-1].isdigit() and head.endswith(".")) or (head.startswith("[") and head.endswith("]")):
+    numbered = head[:-1].isdigit() and head.endswith(".")
+    if head in ("•", "-") or numbered or (head.startswith("[") and head.endswith("]")):
         return head + " "
     return ""
 

@@ -130,13 +130,13 @@ def test_the_check_says_what_it_understood_skips_idk_and_quotes_only_the_user(co
     said = "the pad sits on my belly and it hurts the whole rep"
     replies = converse("/check", "no", said, "idk", "not sure", "no idea", "1", "1", "1")
     understood = replies[2]
-    assert understood.text.startswith("Got it: low back, through the whole rep; you said “pad sits on my belly”.")
+    assert understood.text.startswith("Got it: “Low back, through the whole rep”; you said “pad sits on my belly”.")
     assert replies[3].text.startswith("No problem, let's skip that one.")  # "idk" skips at once
     result = next(r for r in replies if r.intent == "cause")
     assert len(result.text) <= 900
     for quoted in re.findall(r"“([^”]+)”", result.text):
         assert quoted in said  # words in quotes are the user's own
     picked = {label for r in replies for label in r.suggestions}
-    for reasons in re.findall(r"\(from your answers: ([^)]+)\)", result.text):
+    for reasons in re.findall(r"\(from your answers: (.+)\)$", result.text, re.M):
         for reason in reasons.split("; "):
             assert reason.startswith("you said “") or any(reason == p[:1].lower() + p[1:] for p in picked)

@@ -132,3 +132,9 @@ def test_a_hedged_overview_still_fits(engine) -> None:
     assert reply.topic == "cause.general" and reply.text.startswith("I think you're asking about")
     assert len(reply.text) <= 900
     assert reply.text.count("• ") == len(engine.composer.children("cause.general"))  # every cause still named
+
+
+def test_wrap_counts_an_emoji_as_two_columns() -> None:
+    line = "📖 From “Common Reasons for Back Pain During Hip Thrusts › Improper Machine Setup and Positioning”"
+    assert all(len(row) + sum(ord(c) >= 0x1F000 for c in row) <= 80 for row in wrap(line, 80).splitlines())
+    assert wrap("- a takeaway " + "word " * 20, 40).splitlines()[1].startswith("    word")  # "- " items indent too

@@ -101,7 +101,27 @@ def test_red_flags_stick_to_carrying_on_and_self_treatment(converse, follow_up):
     flag, later = converse("pain shoots down my leg on every rep", follow_up)
     assert flag.topic == "red_flag.radiating"
     assert (later.intent, later.topic) == ("red_flag", "red_flag.radiating")
-    assert later.text.startswith("⚠️ Earlier you mentioned")
+    assert later.text.startswith("⚠️ Please get checked by a physical therapist")  # the action comes first
+    assert "Earlier you mentioned pain that is sharp" in later.text
+
+
+@pytest.mark.parametrize("after", ["is it my form", "what now", "hi", "which muscles does it work?", "/diagram"])
+def test_after_an_emergency_every_reply_repeats_it(converse, after):
+    flag, later = converse("back hurts and now i cant control my bladder properly", after)
+    assert flag.topic == later.topic == "red_flag.emergency"
+    assert later.text.startswith("🚨 Please get emergency care now")
+
+
+@pytest.mark.parametrize("message", ["my legs are numb after thrusts", "i cant feel my legs", "both legs went numb"])
+def test_numb_legs_mean_emergency_care(engine, message):
+    assert engine.answer(message).topic == "red_flag.emergency"
+
+
+def test_asking_about_warning_signs_after_one_lists_them_then_stops_offering(converse):
+    flag, signs, again = converse("my foot goes numb on thrusts", "what are the warning signs?", "what are the warning signs?")
+    assert signs.text.startswith("⚠️ Please get checked") and "seek professional guidance if" in signs.text
+    assert signs.suggestions == () and len(signs.text) < 600
+    assert again.text != signs.text and len(again.text) < 600 and again.text.startswith("⚠️ Please get checked")
 
 
 def test_an_emergency_sticks_even_to_form_questions(converse):
