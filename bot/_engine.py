@@ -259,7 +259,8 @@ class Engine:
         """"What else?" (the next cause or fix of the same list not shown yet, in the article's order), or
         an overview just shown asked for again (the unseen one closest to the message); when all have
         been shown, the list in one line. None when neither applies."""
-        more = bool(self.config.more.search(said))
+        specific = route.topic in self.composer.by_topic and not self.composer.children(route.topic)
+        more = bool(self.config.more.search(said)) and not (specific and route.topic not in state.shown)
         family = self.composer.siblings(self._walked_list(route, state, said) if more else route.topic)
         again = bool(state.shown) and state.shown[-1] == route.topic and bool(self.composer.children(route.topic))
         if not family or not (again or more) or self.config.everything.search(said):

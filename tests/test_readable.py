@@ -138,3 +138,8 @@ def test_wrap_counts_an_emoji_as_two_columns() -> None:
     line = "📖 From “Common Reasons for Back Pain During Hip Thrusts › Improper Machine Setup and Positioning”"
     assert all(len(row) + sum(ord(c) >= 0x1F000 for c in row) <= 80 for row in wrap(line, 80).splitlines())
     assert wrap("- a takeaway " + "word " * 20, 40).splitlines()[1].startswith("    word")  # "- " items indent too
+
+
+def test_a_specific_question_with_what_other_is_answered_not_walked(engine) -> None:
+    reply = engine.answer("what other exercises can I do so my back stops hurting on thrusts, core stuff maybe?")
+    assert reply.topic == "fix.accessory_exercises" and not reply.text.startswith("Another one")
