@@ -89,6 +89,7 @@ class SafetyRules:
     someone_else: re.Pattern[str]
     me: re.Pattern[str]
     spellings: tuple[str, ...]  # words a misspelling is corrected to before the scan
+    answered_after: tuple[str, ...]  # topics still answered after a sign (anatomy, thanks): all else repeats it
 
 
 WRONG_PREFIX = "wrong."  # a picture label named with it belongs to the wrong panel
@@ -421,9 +422,11 @@ def _near(raw: Any, place: str, check: Checker) -> Near:
 
 def _safety(raw: dict, check: Checker) -> SafetyRules:
     keys = ("carry_on", "self_treat", "limb", "body_part", "someone_else", "me")
-    check.keys(raw, (*keys, "spellings"), "safety", required=(*keys, "spellings"))
-    return SafetyRules(**{key: check.pattern(raw[key], f"safety.{key}") for key in keys},
-                       spellings=check.strings(raw["spellings"], "safety.spellings"))
+    lists = ("spellings", "answered_after")
+    check.keys(raw, (*keys, *lists), "safety", required=(*keys, *lists))
+    fields: dict[str, Any] = {key: check.pattern(raw[key], f"safety.{key}") for key in keys}
+    fields.update({key: check.strings(raw[key], f"safety.{key}") for key in lists})
+    return SafetyRules(**fields)
 
 
 def _off_topic(raw: dict, check: Checker) -> dict[str, re.Pattern[str]]:

@@ -91,7 +91,8 @@ class Engine:
         wants_check = self.check.wants_to_start(said)
         uncovered = None if route.smalltalk else self.coverage.find(said)
         triage = self.safety.after_routing(route.topic, route.classifier_flag, route.followup, said, state,
-                                           asks_more=wants_check or uncovered is not None)
+                                           asks_more=wants_check or uncovered is not None or bool(
+                                               self.config.picture.trigger.search(said)))
         if triage:  # before the check, the picture or a decline: none of them replaces the guidance
             return self._red_flag_reply(triage, state, route.similarities)
         if wants_check:
@@ -271,6 +272,8 @@ class Engine:
             unseen.sort(key=lambda t: order.get(t, len(order)))
         overview = next(t for t in self.composer.by_topic if self.composer.children(t) == family)
         intent = self.config.intent_of(overview)
+        if intent not in ("cause", "fix"):  # only the causes and the fixes are lists to walk
+            return None
         if not unseen:
             labels = ", ".join(self.composer.label(t).lower() for t in family)
             text = self.config.replies["all_shown"].format(kind=self.composer.label(overview).lower(), labels=labels)

@@ -236,19 +236,20 @@ class Safety:
     def after_routing(self, topic: str, classifier_flag: tuple[str, float] | None, followup: bool,
                       said: str, state: State, asks_more: bool = False) -> Triage | None:
         """The classifier's own red flag, or an earlier red flag that this message should get again.
-        `asks_more`: the message asks for the guided check or for something the article does not cover."""
+        `asks_more`: the message asks for the guided check, the picture or something the article does not
+        cover. After a sign, every reply repeats its advice except the few topics in `safety.answered_after`
+        (none after an emergency sign)."""
         if classifier_flag and classifier_flag[1] >= self.config.routing.red_flag_classifier:
             if classifier_flag[0] == GENERAL and not state.red_flags:
                 return Triage((GENERAL,), asked=True)
             return self.combine((classifier_flag[0],), state)
         if not state.red_flags:
             return None
-        rules, intent = self.config.safety, self.config.intent_of(topic)
+        rules = self.config.safety
         carries_on = bool(rules.carry_on.search(said) or rules.self_treat.search(said))
         emergency = self.tier(self.ranked(state.red_flags)[0]) == self.tiers[0]  # nothing else matters now
-        sticks = (carries_on or asks_more or intent in ("cause", "fix") or (intent == "out_of_scope" and followup)
-                  or topic == "greeting.hello" or (emergency and topic not in ("greeting.thanks", "greeting.goodbye")))
-        return self.earlier(state) if sticks else None
+        answered = topic in rules.answered_after and (not emergency or self.config.intent_of(topic) == "greeting")
+        return self.earlier(state) if carries_on or asks_more or not answered else None
 
     def remember(self, state: State, triage: Triage) -> tuple[str, ...]:
         """The conversation's red flags after this one, highest tier first."""
@@ -269,8 +270,9 @@ class Safety:
         if self.tier(triage.topic) != self.tiers[-1]:
             return "\n\n".join((lead, self._source(self.sections[top[0]])))
         if triage.asked:  # asked about the warning signs after a sign: the article's list of them
-            answer = self.composer.by_topic[GENERAL][0]
-            return "\n\n".join((lead, answer.text, self._source(answer)))
+            answer, source = self.composer.by_topic[GENERAL][0], self._source(self.sections[GENERAL])
+            listed = "\n\n".join((lead, answer.text, source))
+            return listed if len(listed) < RED_FLAG_BUDGET else "\n\n".join((lead, source))
         source = self._source(self.sections[GENERAL])
         bullets: list[str] = []
         for flag in (f for f in top if f in self.sections):

@@ -211,3 +211,22 @@ def test_unknown_red_flags_in_a_stored_state_are_dropped(engine):
 def test_thanks_after_a_red_flag_keeps_its_advice(converse):
     _, thanks = converse("numb around my groin since the machine", "ok thanks")
     assert thanks.intent == "greeting" and "emergency" in thanks.text and "Train smart" not in thanks.text
+
+
+@pytest.mark.parametrize("after", ["is it my form?", "what does that mean", "?", "show me the setup", "anything else",
+                                   "what should i change"])
+def test_after_a_sign_replies_keep_its_advice(converse, after):
+    flag, later = converse("pain shoots from my lower back down my right leg to my calf", after)
+    assert flag.intent == later.intent == "red_flag" and later.text.startswith("⚠️ Please get checked")
+    assert later.picture == () and len(later.text) < 600
+
+
+def test_after_a_sign_anatomy_and_thanks_are_still_answered(converse):
+    _, muscles, thanks = converse("my foot tingles on thrusts", "which muscles does it work", "thanks")
+    assert muscles.topic == "about.muscles"
+    assert thanks.topic == "greeting.thanks" and "physical therapist" in thanks.text
+
+
+@pytest.mark.parametrize("message", ["my legs are dead after squats lol", "legs feel dead after leg day"])
+def test_dead_legs_after_leg_day_is_not_an_emergency(engine, message):
+    assert engine.answer(message).topic != "red_flag.emergency"
