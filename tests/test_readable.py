@@ -143,3 +143,9 @@ def test_wrap_counts_an_emoji_as_two_columns() -> None:
 def test_a_specific_question_with_what_other_is_answered_not_walked(engine) -> None:
     reply = engine.answer("what other exercises can I do so my back stops hurting on thrusts, core stuff maybe?")
     assert reply.topic == "fix.accessory_exercises" and not reply.text.startswith("Another one")
+
+
+def test_what_else_in_gym_spelling_walks_too(converse) -> None:
+    _, first, second = converse("how do i fix the pad", "wat els", "anythin else")
+    assert first.text.startswith("Another one from the article") and second.text.startswith("Another one from")
+    assert len({first.topic, second.topic, "fix.pad_position"}) == 3
