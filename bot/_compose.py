@@ -147,9 +147,3 @@ def _cut(text: str, limit: int) -> str:
         if at > limit // 2:
             return head[: at + keep].rstrip() + mark
     return head.rstrip() + "…"
-
-
-def after_first_sentence(text: str) -> str:
-    """`text` without its first sentence (or all of it, if it is one sentence)."""
-    match = _FIRST_SENTENCE.match(text.strip())
-    return text.strip()[match.end():].strip() if match and match.end() < len(text.strip()) else text.strip()
