@@ -46,6 +46,9 @@ class Engine:
         check_path = check or knowledge_paths().check
         self.check = GuidedCheck(load_check(check_path))
         _check_topics(self.config, self.chunks, str(intents))
+        self.composer = Composer(self.config, self.chunks)
+        for topic in self.composer.ungrounded_gists():
+            raise DataError(str(intents), f"topics.{topic}.gist", "uses words its section does not: quote the article")
         _check_causes(self.check, self.chunks, str(check_path))
         slang_terms = self.config.lexicon if slang else {}
         key = content_key(self.chunks, intents.read_text(encoding="utf-8") + f"\nslang={slang}")
@@ -55,7 +58,6 @@ class Engine:
         self.lexicon = Lexicon(slang_terms, known, self.config.safety.spellings)
         self.index = cached or self._build_index(key, folder, known)
         self.router = Router(self.config, self.lexicon, self.index, tuple(c.topic for c in self.chunks))
-        self.composer = Composer(self.config, self.chunks)
         self.safety = Safety(self.config, self.lexicon, self.composer)
         self.coverage = Coverage(self.config, self.index.domain_words)
         self.about = describe_sources(self.chunks) + "\n\n" + self.config.copy.disclaimer
@@ -90,7 +92,7 @@ class Engine:
         route = self._route(said, state, screening)
         wants_check = self.check.wants_to_start(said)
         uncovered = None if route.smalltalk else self.coverage.find(said)
-        triage = self.safety.after_routing(route.topic, route.classifier_flag, route.followup, said, state,
+        triage = self.safety.after_routing(route.topic, route.classifier_flag, said, state,
                                            asks_more=wants_check or uncovered is not None or bool(
                                                self.config.picture.trigger.search(said)))
         if triage:  # before the check, the picture or a decline: none of them replaces the guidance
@@ -188,7 +190,7 @@ class Engine:
         assert state.check_step is not None
         if not self.check.is_choice(said, state.check_step):
             route = self._route(said, state, screening)
-            triage = self.safety.after_routing(route.topic, route.classifier_flag, False, said, state)
+            triage = self.safety.after_routing(route.topic, route.classifier_flag, said, state)
             if triage:
                 return self._red_flag_reply(triage, state, route.similarities)
         if self.config.picture.trigger.search(said):
@@ -354,8 +356,6 @@ def _check_topics(config: Config, chunks: tuple[Chunk, ...], name: str) -> None:
     for topic in config.topics:
         if topic not in served:
             raise DataError(name, f"topics.{topic}", "no corpus section serves this topic")
-    for topic in Composer(config, chunks).ungrounded_gists():
-        raise DataError(name, f"topics.{topic}.gist", "uses words its section does not: quote the article")
     texts = {c.id: c.text.lower() for c in chunks}
     for field, labels in (("labels", config.picture.labels), ("wrong_labels", config.picture.wrong_labels)):
         for label, (section, quote) in labels.items():

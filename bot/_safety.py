@@ -233,8 +233,8 @@ class Safety:
         """The limbs a message names, kept so the next message can finish a sign ("my foot feels off")."""
         return tuple(dict.fromkeys(m.group() for m in self.config.safety.limb.finditer(said)))[:3]
 
-    def after_routing(self, topic: str, classifier_flag: tuple[str, float] | None, followup: bool,
-                      said: str, state: State, asks_more: bool = False) -> Triage | None:
+    def after_routing(self, topic: str, classifier_flag: tuple[str, float] | None, said: str, state: State,
+                      asks_more: bool = False) -> Triage | None:
         """The classifier's own red flag, or an earlier red flag that this message should get again.
         `asks_more`: the message asks for the guided check, the picture or something the article does not
         cover. After a sign, every reply repeats its advice except the few topics in `safety.answered_after`

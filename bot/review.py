@@ -24,6 +24,7 @@ import yaml
 from rapidfuzz import fuzz, process
 
 from ._errors import InboxError
+from ._sqlite import columns, create_private, has_header, keep_private
 from ._model import INTENTS, Answer, Reply, State
 from ._text import normalize, words
 
@@ -41,7 +42,6 @@ SCHEMA = (
     "reason TEXT NOT NULL, stored_at REAL NOT NULL)"  # reason: out_of_scope, low_confidence or unhelpful
 )
 INDEX = "CREATE INDEX IF NOT EXISTS questions_stored_at ON questions (stored_at)"
-SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 @dataclass(frozen=True)
@@ -181,18 +181,9 @@ class Inbox:
 def _connect(path: Path) -> sqlite3.Connection:
     """Open (or create: file 0600, folder 0700) the inbox; InboxError if the file is something else."""
     try:
-        if not path.parent.is_dir():
-            try:
-                path.parent.mkdir(mode=0o700, parents=True)
-                path.parent.chmod(0o700)
-            except FileExistsError:  # made meanwhile by another process, or a file (then os.open fails below)
-                pass
-        if path.exists() and path.stat().st_size:
-            with path.open("rb") as file:
-                if file.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
-                    raise InboxError(f"{path}: not a review inbox (not an SQLite file)")
-        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
-        path.chmod(0o600)
+        if path.is_file() and path.stat().st_size and not has_header(path):
+            raise InboxError(f"{path}: not a review inbox (not an SQLite file)")
+        create_private(path)
     except InboxError:
         raise
     except OSError as exc:
@@ -203,10 +194,9 @@ def _connect(path: Path) -> sqlite3.Connection:
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if tables and "questions" not in tables:
             raise InboxError(f"{path}: not a review inbox (it holds other tables)")
-        if "questions" in tables:
-            found = tuple(row[1] for row in db.execute("PRAGMA table_info(questions)"))
-            if set(found) != set(COLUMNS):
-                raise InboxError(f"{path}: not a review inbox (unexpected columns: {', '.join(found)})")
+        found = columns(db, "questions")
+        if found and found != set(COLUMNS):
+            raise InboxError(f"{path}: not a review inbox (unexpected columns: {', '.join(sorted(found))})")
         with db:
             db.execute(SCHEMA)
             db.execute(INDEX)
@@ -216,9 +206,7 @@ def _connect(path: Path) -> sqlite3.Connection:
     except sqlite3.Error as exc:
         db.close()
         raise InboxError(f"{path}: not a usable review inbox ({exc})") from None
-    for sidecar in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-        if sidecar.exists():
-            sidecar.chmod(0o600)
+    keep_private(path)
     return db
 
 

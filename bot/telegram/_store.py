@@ -19,12 +19,13 @@ from typing import Any
 
 from telegram.ext import BasePersistence, PersistenceInput
 
+from .._sqlite import columns, create_private, has_header, keep_private, sidecars
+
 logger = logging.getLogger("bot.telegram")
 
 ChatData = dict[str, Any]
 SCHEMA = "CREATE TABLE IF NOT EXISTS chats (id INTEGER PRIMARY KEY, data TEXT NOT NULL, touched REAL NOT NULL)"
 INDEX = "CREATE INDEX IF NOT EXISTS chats_touched ON chats (touched)"
-SQLITE_HEADER = b"SQLite format 3\x00"
 DAY = 86400.0
 
 
@@ -147,12 +148,9 @@ class ChatStore(BasePersistence[dict[Any, Any], ChatData, dict[Any, Any]]):
 def _connect(path: Path) -> sqlite3.Connection:
     """Open (or create, mode 0600) the store, first moving aside a file that is not one."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if path.is_dir():
-        raise IsADirectoryError(21, "is a folder, not a file", str(path))
-    if path.exists() and not _is_store(path):
+    if path.exists() and not path.is_dir() and not _is_store(path):
         _move_aside(path)
-    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
-    path.chmod(0o600)
+    create_private(path)
     try:
         db = sqlite3.connect(path, timeout=5.0, check_same_thread=False)  # one user at a time, under a lock
         db.execute("PRAGMA journal_mode=WAL")
@@ -162,24 +160,20 @@ def _connect(path: Path) -> sqlite3.Connection:
             db.execute(INDEX)
     except sqlite3.Error as exc:
         raise OSError(f"not a usable SQLite file ({exc})") from exc
-    for sidecar in _sidecars(path):
-        if sidecar.exists():
-            sidecar.chmod(0o600)
+    keep_private(path)
     return db
 
 
 def _is_store(path: Path) -> bool:
     """Whether the file is an intact SQLite database holding our table (an empty file is not)."""
     try:
-        with path.open("rb") as file:
-            if file.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
-                return False
+        if not has_header(path):
+            return False
         db = sqlite3.connect(path, timeout=5.0)  # read-write, so a journal left by a kill is replayed
         try:
             if db.execute("PRAGMA quick_check").fetchone() != ("ok",):
                 return False
-            columns = {row[1] for row in db.execute("PRAGMA table_info(chats)")}
-            return columns == {"id", "data", "touched"}
+            return columns(db, "chats") == {"id", "data", "touched"}
         finally:
             db.close()
     except (OSError, sqlite3.Error):
@@ -193,12 +187,9 @@ def _move_aside(path: Path) -> None:
     while aside.exists():
         stamp += 1
         aside = path.with_name(f"{path.name}.unreadable-{stamp}")
-    for source in (path, *_sidecars(path)):
+    for source in (path, *sidecars(path)):
         if source.exists():
             os.replace(source, aside.with_name(aside.name + source.name[len(path.name):]))
     logger.warning("The conversation store %s could not be read; it was moved to %s and a new one started.",
                    path, aside)
 
-
-def _sidecars(path: Path) -> tuple[Path, Path]:
-    return path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")
