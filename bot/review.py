@@ -24,8 +24,8 @@ import yaml
 from rapidfuzz import fuzz, process
 
 from ._errors import InboxError
-from ._sqlite import columns, create_private, has_header, keep_private
 from ._model import INTENTS, Answer, Reply, State
+from ._sqlite import columns, create_private, has_header, keep_private
 from ._text import normalize, words
 
 logger = logging.getLogger("bot.review")
