@@ -202,7 +202,7 @@ class GuidedCheck:
         if pending == SCREEN:
             return self._screen(said, state)
         answers = dict(state.check_answers)
-        picked = self._pick(said, pending) if pending else None
+        picked = self._pick(said, pending)
         if picked is not None:  # a number or a choice's own words: nothing more to read in it
             found = {pending: picked}
         else:

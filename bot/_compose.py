@@ -27,6 +27,8 @@ class Composer:
         documents = Counter(c.document for c in chunks)  # the main article: the one with the most sections
         self.primary = documents.most_common(1)[0][0] if documents else ""
         self._children = {topic: self._sub_topics(topic) for topic in self.by_topic}
+        self._overview = {child: parent for parent, family in self._children.items() for child in family}
+        self._overview.update({parent: parent for parent, family in self._children.items() if family})
 
     def headline(self, topic: str) -> str:
         """The heading of the section a topic is answered from."""
@@ -41,12 +43,9 @@ class Composer:
         """The topics of the sub-sections of a topic's section (the causes of the causes overview...)."""
         return self._children.get(topic, [])
 
-    def siblings(self, topic: str) -> list[str]:
-        """The list a topic belongs to: its overview's children (its own, for an overview)."""
-        for parent, family in self._children.items():
-            if topic in family or (topic == parent and family):
-                return family
-        return []
+    def overview_of(self, topic: str) -> str | None:
+        """The overview whose list a topic is on (an overview is its own), if any."""
+        return self._overview.get(topic)
 
     def _sub_topics(self, topic: str) -> list[str]:
         main = self._section(topic)
@@ -56,7 +55,7 @@ class Composer:
         """A topic's passage, within `room` characters unless `everything`; an overview lists its
         sub-sections, one line each (the last ones by name only if room is short), then the source."""
         main = self._section(topic)
-        source = source_line(main, main.document == self.primary)
+        source = self.source(main)
         children = self.children(topic)
         if children and not everything:
             lines = [f"• {self.label(t)}: {self.summary(t)}" for t in children]
@@ -71,7 +70,7 @@ class Composer:
         if everything:
             return "\n\n".join((main.text, source))
         left = room - len(source) - len(self.config.replies["more_hint"]) - 4
-        text = main.text if len(main.text) <= room - len(source) - 2 else _cut(main.text, left) + \
+        text = main.text if len(main.text) <= room - len(source) - 2 else cut(main.text, left) + \
             "\n\n" + self.config.replies["more_hint"]
         return "\n\n".join((text, source))
 
@@ -113,12 +112,16 @@ class Composer:
                     bad.append(topic)
         return bad
 
+    def source(self, chunk: Chunk) -> str:
+        """Where a passage comes from: its section, and its document unless it is the main article."""
+        return source_line(chunk, chunk.document == self.primary)
+
     def summary(self, topic: str) -> str:
         """A topic's one-line gist: from intents.yaml, else its first sentence, shortened."""
         named = self.config.topics.get(topic)
         if named and named.gist:
             return named.gist
-        return _cut(self.gist(topic), 90)
+        return cut(self.gist(topic), 90)
 
     def _section(self, topic: str) -> Chunk:
         """The topic's own section (not an FAQ entry serving it)."""
@@ -137,7 +140,7 @@ def _is_under(chunk: Chunk, parent: Chunk) -> bool:
             and len(chunk.path) > len(parent.path))
 
 
-def _cut(text: str, limit: int) -> str:
+def cut(text: str, limit: int) -> str:
     """`text` cut to at most `limit` characters at a line, sentence or word boundary, marked with "…"."""
     if len(text) <= limit:
         return text

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ._check import SCREEN, GuidedCheck, load_check
-from ._compose import BUDGET, Composer
+from ._compose import BUDGET, Composer, cut
 from ._config import WRONG_PREFIX, Config, load_config
 from ._corpus import describe_sources, load_corpus
 from ._coverage import Coverage, Uncovered
@@ -91,15 +91,15 @@ class Engine:
             return self._check_turn(said, state, screening)
         route = self._route(said, state, screening)
         wants_check = self.check.wants_to_start(said)
+        wants_picture = bool(self.config.picture.trigger.search(said))
         uncovered = None if route.smalltalk else self.coverage.find(said)
         triage = self.safety.after_routing(route.topic, route.classifier_flag, said, state,
-                                           asks_more=wants_check or uncovered is not None or bool(
-                                               self.config.picture.trigger.search(said)))
+                                           asks_more=wants_check or wants_picture or uncovered is not None)
         if triage:  # before the check, the picture or a decline: none of them replaces the guidance
             return self._red_flag_reply(triage, state, route.similarities)
         if wants_check:
             return self.check.reply(self.check.start(state), self.composer)
-        if self.config.picture.trigger.search(said):
+        if wants_picture:
             return self._picture_reply(state)
         if self.config.copy.about.search(said):
             return self._about_reply(state)
@@ -109,16 +109,15 @@ class Engine:
 
     def _unrepeated(self, reply: Reply, last: str) -> Reply:
         """`reply`, reworded when it would repeat the previous reply exactly; its state remembers it."""
-        text = reply.text
-        if _digest(text) == last:
+        text, digest = reply.text, _digest(reply.text)
+        if digest == last:
             replies = self.config.replies
             parts = text.split("\n\n")  # a red flag keeps its action first, and its source
             text = "\n\n".join((parts[0], replies["again_red_flag"], parts[-1])) if reply.intent == "red_flag" else \
-                f"{replies['again']}\n\n{text}"
-            if len(text) > BUDGET and reply.intent != "red_flag":
-                text = text[: BUDGET - 1].rsplit(" ", 1)[0] + "…"
+                cut(f"{replies['again']}\n\n{text}", BUDGET)
+            digest = _digest(text)
         return replace(reply, text=text, suggestions=tuple(dict.fromkeys(reply.suggestions)),
-                       state=replace(reply.state, last_reply=_digest(text)))
+                       state=replace(reply.state, last_reply=digest))
 
     def _walked_list(self, route: Route, state: State, said: str) -> str:
         """Which list "what else?" walks: causes or fixes as the message says ("what else can cause it?"),
@@ -126,7 +125,7 @@ class Engine:
         for intent in ("cause", "fix"):
             if any(p.search(said) for p in self.config.cues[intent]) and f"{intent}.general" in self.composer.by_topic:
                 return f"{intent}.general"
-        return state.topic if state.topic and self.composer.siblings(state.topic) else route.topic
+        return state.topic if state.topic and self.composer.overview_of(state.topic) else route.topic
 
     def _about_reply(self, state: State) -> Reply:
         """The source article, its author and terms, and the other documents hipbot draws on."""
@@ -264,15 +263,16 @@ class Engine:
         been shown, the list in one line. None when neither applies."""
         specific = route.topic in self.composer.by_topic and not self.composer.children(route.topic)
         more = bool(self.config.more.search(said)) and not (specific and route.topic not in state.shown)
-        family = self.composer.siblings(self._walked_list(route, state, said) if more else route.topic)
-        again = bool(state.shown) and state.shown[-1] == route.topic and bool(self.composer.children(route.topic))
+        overview = self.composer.overview_of(self._walked_list(route, state, said) if more else route.topic)
+        family = self.composer.children(overview) if overview else []
+        again = bool(state.shown) and state.shown[-1] == route.topic == overview
         if not family or not (again or more) or self.config.everything.search(said):
             return None
         unseen = [t for t in family if t not in state.shown]
         if not more:  # asked again in other words: the one the message points to most, first
             order = {t: n for n, t in enumerate(route.ranking)}
             unseen.sort(key=lambda t: order.get(t, len(order)))
-        overview = next(t for t in self.composer.by_topic if self.composer.children(t) == family)
+        assert overview is not None
         intent = self.config.intent_of(overview)
         if intent not in ("cause", "fix"):  # only the causes and the fixes are lists to walk
             return None
@@ -286,7 +286,7 @@ class Engine:
         topic = unseen[0]
         lead = self.config.replies["another"].format(label=self.composer.label(topic))
         text = "\n\n".join((lead, self.composer.article(topic)))
-        partner = self.config.pairs.get(topic) or next((c for c, f in self.config.pairs.items() if f == topic), None)
+        partner = self.router.partner.get(topic)
         asks = [self.composer.ask_about(partner)] if partner in self.composer.by_topic else []
         asks += [s for s in self.composer.suggestions(intent) if s != self.composer.ask_about(topic)]
         suggestions = tuple(dict.fromkeys(asks))[:3]

@@ -36,9 +36,8 @@ class Lexicon:
         """Key terms that unknown words of `text` are probably misspellings of."""
         return list(dict.fromkeys(self.fixes(text).values()))
 
-    def corrected(self, text: str, fixes: Mapping[str, str] | None = None) -> str:
-        """`text` with its misspelled key words replaced ("losing wieght" -> "losing weight")."""
-        fixes = self.fixes(text) if fixes is None else fixes
+    def corrected(self, text: str, fixes: Mapping[str, str]) -> str:
+        """`text` with its misspelled key words (`fixes` found them) replaced ("losing wieght" -> "losing weight")."""
         return WORD.sub(lambda m: fixes.get(m.group(), m.group()), text) if fixes else text
 
     def fixes(self, text: str) -> dict[str, str]:

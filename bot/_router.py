@@ -95,10 +95,11 @@ class Router:
                 return Route(best, confidence, followup=followup, classifier_flag=flagged)
             return Route("out_of_scope.unsure", confidence, closest=tuple(self._ranked(scores)[:3]), followup=followup,
                          classifier_flag=flagged)
+        ranking = tuple(self._ranked(scores))
         closest = () if confidence >= self.config.routing.sure else tuple(
-            t for t in self._ranked(scores) if t not in (best, self.partner.get(best)))[:2]
+            t for t in ranking if t not in (best, self.partner.get(best)))[:2]
         return Route(best, confidence, closest=closest, similarities=similarities, followup=followup,
-                     classifier_flag=flagged, ranking=tuple(self._ranked(scores)))
+                     classifier_flag=flagged, ranking=ranking)
 
     def _ranked(self, scores: dict[str, float]) -> list[str]:
         """Answerable topics, best first."""

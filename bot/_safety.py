@@ -13,10 +13,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from ._compose import Composer, source_line
+from ._compose import Composer
 from ._config import Config, RedFlag, near_spans
 from ._lexicon import Lexicon
-from ._model import Chunk, State
+from ._model import State
 from ._text import ANALYSIS_LIMIT, words
 
 _SENTENCE = re.compile(r"[^.?!;\n]+")
@@ -199,12 +199,13 @@ class Safety:
         head = said[:CORRECTION_LIMIT]
         fixes = self.lexicon.fixes(head)
         corrections = list(dict.fromkeys(fixes.values()))
-        fixed = self.lexicon.corrected(head, fixes) if fixes else ""
-        found = scan(said + ("\n" + fixed if fixed else ""), self.config)  # "tinglng", "losing wieght" read right too
+        fixed = self.lexicon.corrected(head, fixes)
+        found = scan(said + ("\n" + fixed if fixes else ""), self.config)  # "tinglng", "losing wieght" read right too
         flags = found.flags
         rules = self.config.safety
         if len(words(said)) <= SHORT_REPLY and not rules.body_part.search(said):
-            for part in state.body_parts:  # "my foot feels off", then "like it's asleep"
+            for part in state.body_parts:  # "my foot feels off", then "like it's asleep"; "both legs", then
+                # "numb and heavy" (a sign already found here may still be graver with the limb)
                 flags += scan(f"my {part} {said}", self.config).flags
         if flags:
             return Screening(self.combine(flags, state), found, corrections)
@@ -262,18 +263,18 @@ class Safety:
         signs = [f for f in triage.flags if f != GENERAL]
         if not signs:
             answer = self.composer.by_topic[GENERAL][0]  # the article's own summary of the warning signs
-            return "\n\n".join((tier["general"], answer.text, self._source(answer)))
+            return "\n\n".join((tier["general"], answer.text, self.composer.source(answer)))
         named = self._signs(signs)
         described = named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
         lead = tier["reminder" if triage.sticky else "lead"].format(signs=described)
         top = [f for f in signs if self.tier(f) == self.tier(triage.topic)]
         if self.tier(triage.topic) != self.tiers[-1]:
-            return "\n\n".join((lead, self._source(self.sections[top[0]])))
+            return "\n\n".join((lead, self.composer.source(self.sections[top[0]])))
         if triage.asked:  # asked about the warning signs after a sign: the article's list of them
-            answer, source = self.composer.by_topic[GENERAL][0], self._source(self.sections[GENERAL])
+            answer, source = self.composer.by_topic[GENERAL][0], self.composer.source(self.sections[GENERAL])
             listed = "\n\n".join((lead, answer.text, source))
             return listed if len(listed) < RED_FLAG_BUDGET else "\n\n".join((lead, source))
-        source = self._source(self.sections[GENERAL])
+        source = self.composer.source(self.sections[GENERAL])
         bullets: list[str] = []
         for flag in (f for f in top if f in self.sections):
             bullet = f"• {self.sections[flag].heading}: {self.sections[flag].text}"
@@ -281,9 +282,6 @@ class Safety:
                 break
             bullets.append(bullet)
         return "\n\n".join(filter(None, (lead, "\n".join(bullets), source)))
-
-    def _source(self, chunk: Chunk) -> str:
-        return source_line(chunk, chunk.document == self.composer.primary)
 
     def thanks(self, state: State) -> str | None:
         """A thank-you reply that keeps the earlier red flag's advice in view, if there was one."""

@@ -126,8 +126,9 @@ def _inbox(args: argparse.Namespace) -> Inbox | None:
     if args.review_log is None:
         return None
     from .review import Inbox
+    from .telegram_options import retention_days
 
-    return Inbox(args.review_log, retention_days=float(os.environ.get("HIPBOT_RETENTION_DAYS") or 30))
+    return Inbox(args.review_log, retention_days=retention_days())
 
 
 def _answering(args: argparse.Namespace) -> Answer:
@@ -182,8 +183,9 @@ def _chat(args: argparse.Namespace) -> int:
 
 def _review(args: argparse.Namespace) -> int:
     from .review import Inbox, export_stubs, group, render
+    from .telegram_options import retention_days
 
-    with Inbox(args.review_log or state_file("review.sqlite3")) as inbox:
+    with Inbox(args.review_log or state_file("review.sqlite3"), retention_days=retention_days()) as inbox:
         if args.purge:
             print(f"Removed {inbox.purge()} questions from the review inbox.")
             return 0

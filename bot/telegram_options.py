@@ -6,6 +6,8 @@ import argparse
 import os
 from pathlib import Path
 
+from ._errors import DataError
+
 
 def add_telegram_arguments(parser: argparse.ArgumentParser) -> None:
     """Polling by default; --webhook URL for webhook mode; --base-url for a local Bot API server."""
@@ -23,6 +25,14 @@ def add_telegram_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-persistence", action="store_true", help="keep conversations in memory only")
     parser.add_argument("--no-rate-limit", action="store_true",
                         help="disable outgoing rate limiting (tests, benchmarks)")
+
+
+def retention_days() -> float:
+    """$HIPBOT_RETENTION_DAYS (default 30) for stores opened outside `hipbot telegram`; DataError if bad."""
+    try:
+        return _days(os.environ.get("HIPBOT_RETENTION_DAYS") or "30")
+    except argparse.ArgumentTypeError as exc:
+        raise DataError("HIPBOT_RETENTION_DAYS", "", str(exc)) from None
 
 
 def _days(text: str) -> float:
