@@ -141,6 +141,22 @@ class FakeBotAPI:
                    "width": 512, "height": 512, "is_animated": False, "is_video": False, "emoji": "👍"}
         return self.push_message(chat_id, sticker=sticker, **kwargs)
 
+    def push_media(self, chat_id: int, kind: str, caption: str | None = None, **kwargs: Any) -> JSON:
+        """Queue a "photo", "document" or "video" message, with `caption` if given (`kwargs` as for push_message)."""
+        file = {"file_id": f"BQACAgIAAx{kind}", "file_unique_id": f"AgAD{kind}"}
+        media: Any = {
+            "photo": [{**file, "width": 90, "height": 90}],
+            "document": {**file, "file_name": "form.pdf", "mime_type": "application/pdf"},
+            "video": {**file, "width": 640, "height": 360, "duration": 5},
+        }[kind]
+        fields: JSON = {kind: media}
+        if caption is not None:
+            fields["caption"] = caption
+            entities = list(_entities(caption))
+            if entities:
+                fields["caption_entities"] = entities
+        return self.push_message(chat_id, **fields, **kwargs)
+
     def push_callback(self, message: JSON, data: str) -> str:
         """Queue a press on an inline button of the bot's `message`; returns the callback query id."""
         query_id = str(next(self._query_ids))

@@ -266,6 +266,26 @@ async def test_non_text_and_edits(api: FakeBotAPI, launch: Launch) -> None:
     assert len(api.replies(51)) == 1
 
 
+@pytest.mark.parametrize("kind", ["photo", "document", "video"])
+async def test_a_caption_is_read_like_text(api: FakeBotAPI, launch: Launch, kind: str) -> None:
+    """A red flag in the caption of a photo, document or video gets the guidance; without a caption,
+    the media gets the not-text reply; in a group, a caption that mentions the bot is answered."""
+    flag = "my left foot goes numb on every rep"
+    group = -100200
+    async with launch():
+        api.push_media(52, kind, caption=flag)
+        api.push_media(52, kind)
+        api.push_media(group, kind, caption=CAUSE, group=True, user_id=43)
+        api.push_media(group, kind, caption=f"@{api.me['username']} {flag}", group=True, user_id=43)
+        guidance, not_text = await api.wait_replies(52, 2)
+        [answered] = await api.wait_replies(group, 1)
+        await settle()
+    assert expected(flag).intent == "red_flag"
+    assert guidance["text"] == expected(flag).text and "physical therapist" in guidance["text"]
+    assert not_text["text"] == NOT_TEXT
+    assert answered["text"] == expected(flag).text and len(api.replies(group)) == 1
+
+
 async def test_errors_are_logged_without_text_and_apologised(api: FakeBotAPI, launch: Launch,
                                                              caplog: pytest.LogCaptureFixture) -> None:
     secret_text = "my private back story"

@@ -53,6 +53,7 @@ COMMANDS = [
     BotCommand("about", "The source article"),
 ]
 
+CAPTIONED = filters.CAPTION & (filters.PHOTO | filters.Document.ALL | filters.VIDEO | filters.ANIMATION)
 NON_TEXT = (
     filters.Sticker.ALL | filters.PHOTO | filters.VOICE | filters.AUDIO | filters.VIDEO | filters.VIDEO_NOTE
     | filters.ANIMATION | filters.Document.ALL | filters.LOCATION | filters.CONTACT
@@ -83,6 +84,7 @@ class Handlers:
             CommandHandler(["check", "diagram", "about"], self.core_command, filters=new),
             MessageHandler(new & filters.COMMAND & filters.ChatType.PRIVATE, self.unknown_command),
             MessageHandler(new & filters.TEXT & ~filters.COMMAND, self.on_text),
+            MessageHandler(new & CAPTIONED, self.on_text),  # a caption is read like a message's text
             MessageHandler(new & NON_TEXT, self.on_non_text),
             CallbackQueryHandler(self.on_button, pattern=r"^s:"),
             CallbackQueryHandler(self.on_feedback, pattern=r"^f:"),
@@ -121,9 +123,10 @@ class Handlers:
         await send_text(context.bot, _chat_id(update), UNKNOWN_COMMAND)
 
     async def on_text(self, update: Update, context: Context) -> None:
-        """A question; in groups only when the bot is mentioned or replied to."""
+        """A question (a message's text or a photo's, document's or video's caption); in groups only when
+        the bot is mentioned or replied to."""
         message = cast(Message, update.effective_message)
-        text = message.text or ""
+        text = message.text or message.caption or ""
         if message.chat.type != ChatType.PRIVATE:
             if not addressed(message, context.bot.username, context.bot.id):
                 return
