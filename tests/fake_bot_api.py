@@ -69,6 +69,7 @@ class FakeBotAPI:
         self.photos: list[bytes] = []
         self.webhook: JSON = {}
         self._updates: list[JSON] = []
+        self.offset = 0  # the highest getUpdates offset seen: every update below it was acknowledged
         self._chats: dict[int, JSON] = {}
         self._messages: dict[tuple[int, int], JSON] = {}
         self._queries: dict[str, bool] = {}
@@ -156,6 +157,11 @@ class FakeBotAPI:
             if entities:
                 fields["caption_entities"] = entities
         return self.push_message(chat_id, **fields, **kwargs)
+
+    def push_raw(self, update: JSON) -> int:
+        """Queue an update as given (it gets the next update_id), e.g. one PTB cannot parse; returns its id."""
+        self._push(update)
+        return int(self._updates[-1]["update_id"])
 
     def push_callback(self, message: JSON, data: str) -> str:
         """Queue a press on an inline button of the bot's `message`; returns the callback query id."""
@@ -250,6 +256,7 @@ class FakeBotAPI:
 
     async def _m_getupdates(self, params: JSON) -> list[JSON]:
         offset = int(params.get("offset") or 0)
+        self.offset = max(self.offset, offset)
         if offset < 0:
             self._updates = self._updates[offset:]
         elif offset:

@@ -316,6 +316,56 @@ async def test_token_and_text_never_logged(api: FakeBotAPI, launch: Launch, capl
     assert "numb" not in caplog.text
 
 
+async def test_a_poison_update_is_skipped_without_its_content(api: FakeBotAPI, launch: Launch,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    """A poll without an id (as an older local Bot API server sends) and a message without a chat cannot be
+    parsed: each is one log line without content, acknowledged, and every other chat is answered."""
+    caplog.set_level(logging.INFO)
+    person = {"id": 77, "is_bot": False, "first_name": "Zebedee", "username": "zeb_private"}
+    async with launch():
+        api.push_message(77, "my secret back story, why does it hurt?", **{"from": person})
+        poll = api.push_raw({"poll": {"question": "my secret poll", "options": [], "total_voter_count": 0,
+                                      "is_closed": False, "is_anonymous": True, "type": "regular",
+                                      "allows_multiple_answers": False}})
+        chatless = api.push_raw({"message": {"message_id": 999, "date": 0, "text": "secret words", "from": person}})
+        api.push_message(78, CAUSE)
+        await api.wait_replies(77, 1)
+        await api.wait_replies(78, 1)
+        await api.wait_for(lambda: api.offset > chatless)
+    skipped = [r.getMessage() for r in caplog.records if "Skipped update" in r.getMessage()]
+    assert skipped == [f"Skipped update {poll}: it could not be parsed (TypeError).",
+                       f"Skipped update {chatless}: it could not be parsed (KeyError)."]
+    for private in ("secret", "Zebedee", "zeb_private"):
+        assert private not in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.CRITICAL]
+
+
+def test_log_lines_withhold_updates_and_request_parameters() -> None:
+    from telegram import Update
+
+    from bot.telegram._setup import SafeFormatter
+
+    update = Update.de_json({"update_id": 5, "message": {"message_id": 1, "date": 0, "text": "secret words",
+                                                         "chat": {"id": 1, "type": "private", "first_name": "Zeb"}}},
+                            None)
+    formatter = SafeFormatter(TOKEN)
+    for args in ((update,), ({"text": "secret words"},), ([{"first_name": "Zeb"}],)):
+        line = formatter.format(logging.makeLogRecord({"msg": "Processing update %s", "args": args}))
+        assert line.endswith("withheld>") and "secret" not in line and "Zeb" not in line
+    assert formatter.format(logging.makeLogRecord({"msg": "Skipped update %d", "args": (5,)})).endswith("update 5")
+
+
+async def test_polling_failures_back_off(api: FakeBotAPI, launch: Launch, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING)
+    async with launch():
+        api.fail("getUpdates", "500", "500", "500")
+        api.push_message(79, CAUSE)
+        await api.wait_replies(79, 1, timeout=15)
+    pauses = [r.getMessage().rsplit("retrying in ", 1)[1] for r in caplog.records
+              if r.getMessage().startswith("Polling for updates failed")]
+    assert pauses == ["0.5 s.", "1.0 s.", "2.0 s."]
+
+
 async def test_webhook_mode(api: FakeBotAPI) -> None:
     application = build_application(TOKEN, base_url=api.base_url, persistence=None, rate_limit=False,
                                     timeout=BOT_TIMEOUT)

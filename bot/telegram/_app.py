@@ -25,9 +25,10 @@ from .._errors import InboxError
 from .._model import Answer
 from ..review import Inbox
 from ._handlers import Handlers
+from ._polling import POLL_TIMEOUT, Poller
 from ._setup import configure_logging, default_persistence_path, file_url_for
 from ._store import ChatStore
-from ._webhook import serve_webhook
+from ._webhook import serve_webhook, stop_on_signals, with_retries
 
 TOKEN_PATTERN = re.compile(r"^\d+:[A-Za-z0-9_-]{30,}$")
 SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
@@ -62,6 +63,7 @@ def build_application(
         .get_updates_connect_timeout(timeout).get_updates_read_timeout(timeout)
         .get_updates_write_timeout(timeout).get_updates_pool_timeout(timeout)
         .post_init(handlers.post_init)
+        .updater(None)  # polling is ours (_polling.Poller): each update parsed on its own
     )
     if base_url:
         builder.base_url(base_url).base_file_url(base_file_url or file_url_for(base_url))
@@ -75,21 +77,34 @@ def build_application(
 
 
 @contextlib.asynccontextmanager
-async def polling(application: Application[Any, Any, Any, Any, Any, Any]) -> AsyncIterator[None]:
-    """Poll inside an already running event loop, as run_polling does: start, yield, then stop cleanly."""
-    await application.initialize()
-    if application.post_init is not None:
-        await application.post_init(application)
-    assert application.updater is not None
-    await application.updater.start_polling(poll_interval=0, timeout=1, allowed_updates=ALLOWED_UPDATES,
-                                            drop_pending_updates=False)
-    await application.start()
+async def polling(application: Application[Any, Any, Any, Any, Any, Any], *, retries: int = 0,
+                  timeout: float = 1.0, allowed_updates: list[str] = ALLOWED_UPDATES) -> AsyncIterator[Poller]:
+    """Poll inside an already running event loop: initialise (Bot API failures retried `retries` times),
+    start, poll while the body runs, then stop cleanly and acknowledge what was handled."""
+    await with_retries(application.initialize, retries)
+    poller = Poller(application, allowed_updates, timeout=timeout)
     try:
-        yield
+        if application.post_init is not None:
+            await application.post_init(application)
+        await with_retries(lambda: application.bot.delete_webhook(drop_pending_updates=False), retries)
+        await application.start()
+        poller.start()
+        yield poller
     finally:
-        await application.updater.stop()
-        await application.stop()
-        await application.shutdown()
+        await poller.stop()
+        if application.running:
+            await application.stop()
+        await poller.acknowledge()
+        await application.shutdown()  # writes the conversation store one last time
+
+
+async def serve_polling(application: Application[Any, Any, Any, Any, Any, Any], *, retries: int,
+                        allowed_updates: list[str], stop: asyncio.Event | None = None,
+                        timeout: float = POLL_TIMEOUT) -> None:
+    """Long polling until SIGINT/SIGTERM (or `stop`); InvalidToken and start-up failures are raised."""
+    stop = stop or stop_on_signals()
+    async with polling(application, retries=retries, timeout=timeout, allowed_updates=allowed_updates) as poller:
+        await poller.wait(stop)
 
 
 def run_telegram(args: argparse.Namespace) -> int:
@@ -119,8 +134,7 @@ def run_telegram(args: argparse.Namespace) -> int:
                                       secret=secret or secrets.token_urlsafe(32), retries=START_UP_RETRIES,
                                       allowed_updates=ALLOWED_UPDATES))
         else:
-            application.run_polling(allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False,
-                                    bootstrap_retries=START_UP_RETRIES)
+            asyncio.run(serve_polling(application, retries=START_UP_RETRIES, allowed_updates=ALLOWED_UPDATES))
     except InvalidToken:
         return _fail("Telegram rejected TELEGRAM_BOT_TOKEN (revoked or mistyped? check it with @BotFather)", 2)
     except BadRequest as exc:  # setWebhook refused: a URL Telegram cannot use

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from telegram import Message
+from telegram import Message, TelegramObject
 from telegram.error import TelegramError
 
 from .._knowledge import state_file
@@ -52,7 +52,13 @@ class SafeFormatter(logging.Formatter):
         return super().formatException(ei)
 
     def format(self, record: logging.LogRecord) -> str:
-        return super().format(record).replace(self.token, "<token>") if self.token else super().format(record)
+        if isinstance(record.args, tuple) and any(isinstance(a, (TelegramObject, dict, list)) for a in record.args):
+            # the library's records that would print an update or a request's parameters: users' texts and names
+            record = logging.makeLogRecord({**record.__dict__, "args": tuple(
+                f"<{type(a).__name__} withheld>" if isinstance(a, (TelegramObject, dict, list)) else a
+                for a in record.args)})
+        text = super().format(record)
+        return text.replace(self.token, "<token>") if self.token else text
 
 
 def addressed(message: Message, username: str, bot_id: int) -> bool:

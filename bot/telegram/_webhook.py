@@ -37,15 +37,15 @@ async def serve_webhook(application: App, *, url: str, listen: str, port: int, s
 
     Bot API failures at start-up are retried `retries` times (a rejected token is not) and then raised;
     OSError when the port cannot be opened."""
-    stop = stop or _stop_on_signals()
+    stop = stop or stop_on_signals()
     server = tornado.httpserver.HTTPServer(web_app(application, urlsplit(url).path, secret),
                                           max_body_size=MAX_BODY_BYTES)
-    await _with_retries(application.initialize, retries)
+    await with_retries(application.initialize, retries)
     try:
         server.listen(port, listen)  # before setWebhook, so Telegram's first delivery finds us
         if application.post_init is not None:
             await application.post_init(application)
-        await _with_retries(lambda: application.bot.set_webhook(
+        await with_retries(lambda: application.bot.set_webhook(
             url, secret_token=secret, allowed_updates=allowed_updates, drop_pending_updates=False), retries)
         await application.start()
         await stop.wait()
@@ -103,7 +103,7 @@ class HealthHandler(tornado.web.RequestHandler):
         self.finish({"ok": ready, "bot": self.bot_app.bot.username if ready else None})
 
 
-async def _with_retries(action: Any, retries: int) -> None:
+async def with_retries(action: Any, retries: int) -> None:
     """Await `action()`, retrying network failures `retries` times with a growing pause."""
     for attempt in range(retries + 1):
         try:
@@ -117,7 +117,7 @@ async def _with_retries(action: Any, retries: int) -> None:
             await asyncio.sleep(RETRY_SECONDS * (attempt + 1))
 
 
-def _stop_on_signals() -> asyncio.Event:
+def stop_on_signals() -> asyncio.Event:
     """An event set by SIGINT or SIGTERM (as systemctl stop and docker stop send)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
