@@ -146,6 +146,9 @@ def run_telegram(args: argparse.Namespace) -> int:
         return _fail(f"the Bot API failed at start-up ({_masked(exc.message, token)})", 1)
     except OSError as exc:  # e.g. the webhook port is taken
         return _fail(f"cannot listen on {args.listen}:{args.port} ({exc.strerror or type(exc).__name__})", 2)
+    store = application.persistence
+    if isinstance(store, ChatStore) and store.unsaved:
+        return _fail(f"{store.unsaved} conversations could not be saved to {store.path} at stop", 1)
     return 0
 
 

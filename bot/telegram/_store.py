@@ -3,11 +3,14 @@
 PTB hands changed chats over every `update_interval` seconds and once more at shutdown; they are
 written in one transaction (WAL, fsync on commit), so a kill at any moment leaves the last batch
 or the one before, never a broken file. Chats idle for longer than the retention are dropped.
+A batch that cannot be written (disk full, I/O error) is kept and retried with back-off; a chat
+whose id or data cannot be stored at all is logged (without content) and skipped, not its neighbours.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -27,6 +30,9 @@ ChatData = dict[str, Any]
 SCHEMA = "CREATE TABLE IF NOT EXISTS chats (id INTEGER PRIMARY KEY, data TEXT NOT NULL, touched REAL NOT NULL)"
 INDEX = "CREATE INDEX IF NOT EXISTS chats_touched ON chats (touched)"
 DAY = 86400.0
+FIRST_RETRY = 1.0  # seconds before a failed batch is written again, doubling up to MAX_RETRY
+MAX_RETRY = 60.0
+SQLITE_INTEGERS = range(-(2**63), 2**63)
 
 
 class ChatStore(BasePersistence[dict[Any, Any], ChatData, dict[Any, Any]]):
@@ -36,7 +42,7 @@ class ChatStore(BasePersistence[dict[Any, Any], ChatData, dict[Any, Any]]):
     """
 
     def __init__(self, path: Path, *, retention_days: float = 30.0, update_interval: float = 10.0,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, first_retry: float = FIRST_RETRY) -> None:
         super().__init__(PersistenceInput(bot_data=False, user_data=False, callback_data=False), update_interval)
         self.path = path.expanduser()
         self.retention = retention_days * DAY
@@ -44,6 +50,19 @@ class ChatStore(BasePersistence[dict[Any, Any], ChatData, dict[Any, Any]]):
         self._db = _connect(self.path)
         self._pending: dict[int, ChatData | None] = {}  # None: drop the chat
         self._lock = asyncio.Lock()
+        self.first_retry = first_retry
+        self._failures = 0
+        self._retry: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()  # set at flush: a retry waiting for its time writes at once
+        self._closing = False
+        self._writing = 0  # chats in the batch being written
+        self.skipped = 0  # chats that could not be stored at all (an id SQLite cannot hold, data JSON cannot)
+        self.unsaved = 0  # chats still unwritten when the store was closed
+
+    @property
+    def pending(self) -> int:
+        """Chats changed but not written yet (including a failed batch waiting for its retry)."""
+        return len(self._pending) + self._writing
 
     async def get_chat_data(self) -> dict[int, ChatData]:
         """The chats touched within the retention period (older ones are deleted first)."""
@@ -62,26 +81,75 @@ class ChatStore(BasePersistence[dict[Any, Any], ChatData, dict[Any, Any]]):
         await self._write_pending()
 
     async def flush(self) -> None:
-        """Write what is queued and close the file (PTB calls this at shutdown)."""
+        """Write what is queued and close the file (PTB calls this at shutdown). What still cannot be
+        written is counted in `unsaved` and logged; `hipbot telegram` then exits non-zero."""
+        self._closing = True
+        if self._retry is not None and not self._retry.done():
+            self._wake.set()
+            await self._retry
         await self._write_pending()
         async with self._lock:
+            self.unsaved = len(self._pending)
+            if self.unsaved:
+                logger.error("%d conversations could not be saved to %s.", self.unsaved, self.path)
             self._db.close()
 
     async def _write_pending(self) -> None:
         if not self._pending:  # already taken by a batch; flush() waits for that batch through the lock
             return
         async with self._lock:
-            if self._pending:
-                batch, self._pending = self._pending, {}
+            if not self._pending:
+                return
+            batch, self._pending = self._pending, {}
+            self._writing = len(batch)
+            try:
                 await asyncio.to_thread(self._write, batch)
+            except sqlite3.Error as exc:
+                self._pending = {**batch, **self._pending}  # kept for the retry; changes made since win
+                self._failed(exc)
+            else:
+                self._failures = 0
+            finally:
+                self._writing = 0
+
+    def _failed(self, error: sqlite3.Error) -> None:
+        """Log one line (no content) and write the kept batch again later: 1 s, doubling up to a minute."""
+        delay = min(MAX_RETRY, self.first_retry * 2**self._failures)
+        self._failures += 1
+        if self._closing:
+            logger.warning("Could not write %d conversations to %s (%s: %s).",
+                           len(self._pending), self.path, type(error).__name__, error)
+            return
+        logger.warning("Could not write %d conversations to %s (%s: %s); retrying in %.1f s.",
+                       len(self._pending), self.path, type(error).__name__, error, delay)
+        if self._retry is None or self._retry.done() or self._retry is asyncio.current_task():
+            self._retry = asyncio.create_task(self._retry_after(delay))
+
+    async def _retry_after(self, delay: float) -> None:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), delay)
+        await self._write_pending()
 
     def _write(self, batch: dict[int, ChatData | None]) -> None:
         now = self.clock()
-        kept = [(chat, json.dumps(data, separators=(",", ":")), now)
-                for chat, data in batch.items() if data is not None]
+        kept, dropped, skipped = [], [], 0
+        for chat, data in batch.items():
+            if not isinstance(chat, int) or chat not in SQLITE_INTEGERS:
+                skipped += 1
+            elif data is None:
+                dropped.append((chat,))
+            else:
+                try:
+                    kept.append((chat, json.dumps(data, separators=(",", ":")), now))
+                except (TypeError, ValueError):  # not JSON: a value the handlers should never have put there
+                    skipped += 1
+        if skipped:
+            self.skipped += skipped
+            logger.warning("Skipped %d conversations that cannot be stored (an id or data SQLite/JSON cannot "
+                           "hold).", skipped)
         with self._db:
             self._db.executemany("INSERT OR REPLACE INTO chats (id, data, touched) VALUES (?, ?, ?)", kept)
-            self._db.executemany("DELETE FROM chats WHERE id = ?", [(c,) for c, d in batch.items() if d is None])
+            self._db.executemany("DELETE FROM chats WHERE id = ?", dropped)
             self._db.execute("DELETE FROM chats WHERE touched < ?", (now - self.retention,))
 
     def _load(self) -> dict[int, ChatData]:
