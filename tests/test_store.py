@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import errno
 import logging
+import os
+import shutil
+import sqlite3
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,6 +20,8 @@ import pytest
 
 from bot.telegram import ChatStore
 
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "123456:" + "A" * 35
 FULL = "PRAGMA max_page_count = {}"
 ROOMY = 1_073_741_823
 
@@ -127,10 +135,90 @@ def test_hipbot_telegram_exits_1_when_conversations_were_not_saved(tmp_path: Pat
         await store.flush()
 
     monkeypatch.setattr(app, "serve_polling", served_until_a_full_disk)
-    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123456:" + "A" * 35)
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
     from bot.cli import _parser
 
     args: argparse.Namespace = _parser().parse_args(["telegram", "--persistence", str(tmp_path / "s.sqlite3")])
     assert app.run_telegram(args) == 1
     err = capsys.readouterr().err
     assert err.startswith("hipbot: error: 1 conversations could not be saved to") and err.count("\n") == 1
+
+
+HEALTHY_ROWS = {1: {"n": 1}, 2: {"n": 2}}
+
+
+def _healthy_store(path: Path) -> None:
+    async def write() -> None:
+        store = ChatStore(path)
+        await store.get_chat_data()
+        for chat, data in HEALTHY_ROWS.items():
+            await store.update_chat_data(chat, data)
+        await store.flush()
+
+    asyncio.run(write())
+
+
+def test_a_store_that_cannot_be_read_is_one_line_and_exit_2_and_stays_where_it_is(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A healthy store this user may not read (owned by another user): never moved aside."""
+    from bot.cli import main as cli_main
+
+    path = tmp_path / "telegram.sqlite3"
+    _healthy_store(path)
+    before = path.read_bytes()
+    if os.geteuid() == 0:  # root reads any file: make the check meet what another user would
+        import bot.telegram._store as store_module
+
+        def denied(file: Path) -> bool:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(file))
+
+        monkeypatch.setattr(store_module, "has_header", denied)
+    else:
+        path.chmod(0)
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    status = cli_main(["telegram", "--persistence", str(path), "--base-url", "http://127.0.0.1:9/bot"])
+    path.chmod(0o600)
+    assert status == 2
+    assert capsys.readouterr().err == f"hipbot: error: cannot use the conversation store {path} (Permission denied)\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["telegram.sqlite3"]
+    assert path.read_bytes() == before
+
+
+def test_an_io_error_while_checking_the_store_is_not_corruption(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot.telegram._store as store_module
+
+    path = tmp_path / "telegram.sqlite3"
+    _healthy_store(path)
+    real_connect = sqlite3.connect
+
+    def failing(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        error = sqlite3.OperationalError("disk I/O error")
+        error.sqlite_errorname = "SQLITE_IOERR_SHMOPEN"  # type: ignore[attr-defined]
+        raise error
+
+    monkeypatch.setattr(store_module.sqlite3, "connect", failing)
+    with pytest.raises(OSError, match="disk I/O error"):
+        ChatStore(path)
+    monkeypatch.setattr(store_module.sqlite3, "connect", real_connect)
+    assert not list(tmp_path.glob("*.unreadable-*"))
+    assert {chat: data["n"] for chat, data in _stored(path).items()} == {1: 1, 2: 2}
+
+
+def test_a_leftover_write_ahead_log_is_recovered(tmp_path: Path) -> None:
+    """A kill leaves the last batches in the -wal file only: they are replayed, not discarded."""
+    live, crashed = tmp_path / "live.sqlite3", tmp_path / "crashed.sqlite3"
+    _healthy_store(live)
+    db = sqlite3.connect(live)
+    db.execute("PRAGMA wal_autocheckpoint = 0")
+    with db:
+        db.execute("INSERT INTO chats (id, data, touched) VALUES (3, ?, ?)", ('{"n": 3}', time.time()))
+    shutil.copyfile(live, crashed)  # what the disk holds at the kill: the file and its log, no -shm
+    shutil.copyfile(live.with_name(live.name + "-wal"), crashed.with_name(crashed.name + "-wal"))
+    db.close()
+    main_only = tmp_path / "main-only.sqlite3"
+    shutil.copyfile(crashed, main_only)
+    with contextlib.closing(sqlite3.connect(main_only)) as plain:
+        assert plain.execute("SELECT count(*) FROM chats WHERE id = 3").fetchone() == (0,)  # only in the log
+    assert {chat: data["n"] for chat, data in _stored(crashed).items()} == {1: 1, 2: 2, 3: 3}
+    assert not list(tmp_path.glob("*.unreadable-*"))

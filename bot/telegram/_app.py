@@ -54,6 +54,7 @@ def build_application(
     """The bot as production runs it; tests point `base_url` at a fake server and inject `answer`.
     Raises OSError when the conversation store cannot be used."""
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry the token in the URL
+    store = None if persistence is None else ChatStore(persistence, retention_days=retention_days)  # first: cheap
     handlers = Handlers(answer, retention_days, inbox=inbox)
     builder = (
         ApplicationBuilder()
@@ -67,8 +68,8 @@ def build_application(
     )
     if base_url:
         builder.base_url(base_url).base_file_url(base_file_url or file_url_for(base_url))
-    if persistence is not None:
-        builder.persistence(ChatStore(persistence, retention_days=retention_days))
+    if store is not None:
+        builder.persistence(store)
     if rate_limit:
         builder.rate_limiter(AIORateLimiter(max_retries=RATE_LIMIT_RETRIES))
     application = builder.build()

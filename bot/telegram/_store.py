@@ -233,19 +233,32 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 
 def _is_store(path: Path) -> bool:
-    """Whether the file is an intact SQLite database holding our table (an empty file is not)."""
+    """Whether the file is an intact SQLite database holding our table: False for a file that is really
+    not one (empty, another format, corrupt, another program's tables); OSError when it cannot be
+    checked at all (no permission, an I/O error, a full disk), so a healthy store is never moved aside."""
+    if not has_header(path):  # OSError (permission, I/O) propagates
+        return False
     try:
-        if not has_header(path):
-            return False
-        db = sqlite3.connect(path, timeout=5.0)  # read-write, so a journal left by a kill is replayed
+        db = sqlite3.connect(path, timeout=5.0)  # read-write, so a write-ahead log left by a kill is replayed
         try:
             if db.execute("PRAGMA quick_check").fetchone() != ("ok",):
                 return False
             return columns(db, "chats") == {"id", "data", "touched"}
         finally:
             db.close()
-    except (OSError, sqlite3.Error):
-        return False
+    except sqlite3.Error as exc:
+        if _corrupt(exc):
+            return False
+        raise OSError(f"cannot check it: {exc}") from None
+
+
+def _corrupt(error: sqlite3.Error) -> bool:
+    """Whether SQLite says the file itself is bad (not a database, malformed), rather than that it could
+    not get at it (permissions, I/O, disk full, locked)."""
+    name = getattr(error, "sqlite_errorname", "")  # Python 3.11+
+    if name:
+        return str(name).startswith(("SQLITE_NOTADB", "SQLITE_CORRUPT"))
+    return any(words in str(error) for words in ("not a database", "malformed"))
 
 
 def _move_aside(path: Path) -> None:
