@@ -180,7 +180,7 @@ def test_a_store_that_cannot_be_read_is_one_line_and_exit_2_and_stays_where_it_i
     path.chmod(0o600)
     assert status == 2
     assert capsys.readouterr().err == f"hipbot: error: cannot use the conversation store {path} (Permission denied)\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["telegram.sqlite3"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["telegram.sqlite3", "telegram.sqlite3.lock"]
     assert path.read_bytes() == before
 
 
@@ -221,4 +221,20 @@ def test_a_leftover_write_ahead_log_is_recovered(tmp_path: Path) -> None:
     with contextlib.closing(sqlite3.connect(main_only)) as plain:
         assert plain.execute("SELECT count(*) FROM chats WHERE id = 3").fetchone() == (0,)  # only in the log
     assert {chat: data["n"] for chat, data in _stored(crashed).items()} == {1: 1, 2: 2, 3: 3}
+    assert not list(tmp_path.glob("*.unreadable-*"))
+
+
+def test_one_store_one_owner(tmp_path: Path) -> None:
+    path = tmp_path / "telegram.sqlite3"
+
+    async def session() -> None:
+        first = ChatStore(path)
+        await first.get_chat_data()
+        with pytest.raises(OSError, match=rf"another hipbot is using it \(process {os.getpid()}\)"):
+            ChatStore(path)
+        await first.flush()  # closed: the next owner may open it
+        second = ChatStore(path)
+        await second.flush()
+
+    asyncio.run(session())
     assert not list(tmp_path.glob("*.unreadable-*"))

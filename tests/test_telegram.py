@@ -460,6 +460,29 @@ async def test_hipbot_telegram_command(api: FakeBotAPI, tmp_path: Path) -> None:
     assert stat.S_IMODE(state.stat().st_mode) == 0o600
 
 
+async def test_a_second_bot_on_the_same_store_exits_2(api: FakeBotAPI, tmp_path: Path) -> None:
+    store = tmp_path / "telegram.sqlite3"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "telegram", "--base-url", api.base_url, "--persistence", str(store),
+        cwd=PROJECT_ROOT, env={**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN}, stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        api.push_message(111, CAUSE)
+        await api.wait_replies(111, 1, timeout=30)  # the first one is up
+        status, err = await _run_bot("--base-url", api.base_url, "--persistence", str(store))
+        assert status == 2
+        assert err == (f"hipbot: error: cannot use the conversation store {store} "
+                       f"(another hipbot is using it (process {process.pid}))\n")
+        api.push_message(111, FIX_FOLLOW_UP)
+        await api.wait_replies(111, 2, timeout=30)  # the first one is still answering
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+    assert process.returncode == 0, stderr.decode()
+    assert not list(tmp_path.glob("*.unreadable-*"))
+    assert len(await ChatStore(store).get_chat_data()) == 1
+
+
 async def _run_bot(*args: str, token: str = TOKEN) -> tuple[int, str]:
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot.cli", "telegram", *args, cwd=PROJECT_ROOT,

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import fcntl
 import json
 import logging
 import os
@@ -18,7 +20,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from telegram.ext import BasePersistence, PersistenceInput
 
@@ -47,7 +49,12 @@ class ChatStore(BasePersistence[dict[Any, Any], ChatData, dict[Any, Any]]):
         self.path = path.expanduser()
         self.retention = retention_days * DAY
         self.clock = clock
-        self._db = _connect(self.path)
+        self._lock_file = _lock(self.path)  # before anything reads, moves or creates the store
+        try:
+            self._db = _connect(self.path)
+        except BaseException:
+            self._lock_file.close()
+            raise
         self._pending: dict[int, ChatData | None] = {}  # None: drop the chat
         self._lock = asyncio.Lock()
         self.first_retry = first_retry
@@ -93,6 +100,7 @@ class ChatStore(BasePersistence[dict[Any, Any], ChatData, dict[Any, Any]]):
             if self.unsaved:
                 logger.error("%d conversations could not be saved to %s.", self.unsaved, self.path)
             self._db.close()
+        self._lock_file.close()
 
     async def _write_pending(self) -> None:
         if not self._pending:  # already taken by a batch; flush() waits for that batch through the lock
@@ -211,6 +219,29 @@ class ChatStore(BasePersistence[dict[Any, Any], ChatData, dict[Any, Any]]):
 
     async def refresh_bot_data(self, bot_data: dict[Any, Any]) -> None:
         """Nothing to refresh."""
+
+
+def _lock(path: Path) -> IO[str]:
+    """Hold `<store>.lock` exclusively for the life of the store (the process), so a second bot on the same
+    store stops at start-up instead of overwriting the first one's conversations. OSError if it is held."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a folder, not a file", str(path))
+    lock_path = path.with_name(path.name + ".lock")
+    file = open(os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600), "r+", encoding="ascii")  # noqa: SIM115
+    try:
+        fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = file.read().strip()
+        file.close()
+        raise OSError(f"another hipbot is using it{f' (process {holder})' if holder.isdigit() else ''}") from None
+    except BaseException:
+        file.close()
+        raise
+    file.truncate()
+    file.write(str(os.getpid()))
+    file.flush()
+    return file
 
 
 def _connect(path: Path) -> sqlite3.Connection:
