@@ -20,7 +20,8 @@ from ._model import Reply, Source, State
 from ._text import normalize
 
 SKIPPED = "skipped"
-EVIDENCE = "said:"  # answers recorded as ("said:<cause>", the words that pointed to it)
+EVIDENCE = "said:"  # answers recorded as ("said:<cause>", the pattern's own words that pointed to it)
+GAP = " … "  # between runs of the pattern's own words in a recorded answer
 SCREEN = "screen"
 LABEL_MATCH = 80.0
 UNRELATED = 0.1  # relative chance of an answer that points to other causes
@@ -134,6 +135,10 @@ class GuidedCheck:
     def __init__(self, spec: CheckSpec) -> None:
         self.spec = spec
         self.questions = {q.id: q for q in spec.questions}
+        self._vocabulary = {cause: frozenset(w for p in patterns for w in _pattern_words(p.pattern))
+                            for cause, patterns in spec.evidence.items()}
+        self._stems = {cause: frozenset(w for p in patterns for w in re.findall(r"([a-z]+)\\w[*+]", p.pattern.lower()))
+                       for cause, patterns in spec.evidence.items()}
 
     def reply(self, step: Step, composer: Composer) -> Reply:
         """The check's turn as a reply: the next question, the ranked causes, or that it stopped."""
@@ -215,9 +220,9 @@ class GuidedCheck:
             found[pending] = SKIPPED  # asked twice: move on without it
         evidence = self._evidence(said, answers) if picked is None else {}
         understood = tuple(f"“{label}”" for label in found.values() if label != SKIPPED) + tuple(
-            f"{self.spec.messages['said']} “{words}”" for words in evidence.values())
+            f"{self.spec.messages['said']} “{words}”" for words in evidence.values())  # shown now, not kept
         answers.update(found)
-        answers.update(evidence)
+        answers.update({key: self._recorded(key.removeprefix(EVIDENCE), words) for key, words in evidence.items()})
         step = self._next(replace(state, check_answers=tuple(answers.items()), check_retry=False),
                           skipped=found.get(pending) == SKIPPED)
         return replace(step, understood=understood)
@@ -232,10 +237,30 @@ class GuidedCheck:
         return Step(_leave(state), red_flag=True)  # unsure about the warning signs: safety first
 
     def sanitize(self, state: State) -> State:
-        """Leave a check whose pending question no longer exists (check.yaml changed since)."""
+        """Leave a check whose pending question no longer exists (check.yaml changed since); keep only
+        the evidence patterns' own words of an answer recorded by an earlier version (never free text)."""
+        answers = tuple((qid, self._recorded(qid.removeprefix(EVIDENCE), label) if qid.startswith(EVIDENCE) else label)
+                        for qid, label in state.check_answers)
+        if answers != state.check_answers:
+            state = replace(state, check_answers=answers)
         if state.check_step is None or state.check_step == SCREEN or state.check_step in self.questions:
             return state
         return replace(state, check_step=None, check_answers=(), check_retry=False)
+
+    def _recorded(self, cause: str, words: str) -> str:
+        """What is kept of the words that pointed to `cause`: only those the cause's evidence patterns
+        spell out themselves ("pad … belly" of "pad sits on my belly"), so no free text (a name, a
+        number) caught between them is stored with the conversation."""
+        vocabulary, stems = self._vocabulary.get(cause, frozenset()), self._stems.get(cause, frozenset())
+        runs: list[list[str]] = [[]]
+        for word in words.split():
+            plain = word.strip(".,!?;:\"'()")
+            if plain and (plain in vocabulary or plain + "s" in vocabulary or plain.removesuffix("s") in vocabulary
+                          or plain.replace("'", "") in vocabulary or any(plain.startswith(v) for v in stems)):
+                runs[-1].append(plain)
+            elif runs[-1]:
+                runs.append([])
+        return GAP.join(" ".join(run) for run in runs if run)
 
     def is_choice(self, said: str, question: str) -> bool:
         """Whether a normalised message picks one of the question's offered choices."""
@@ -288,6 +313,10 @@ class GuidedCheck:
         choice = next((c for c in question.choices if c.label == label), None) if question else None
         return choice.weights if choice else {}
 
+    def _said(self, recorded: str) -> str:
+        """A recorded answer as a reason in the result: “you said “pad” … “belly”"."""
+        return f"{self.spec.messages['said']} {_quoted(recorded)}" if recorded else self.spec.messages["said"] + " so"
+
     def _next(self, state: State, skipped: bool = False) -> Step:
         answers = dict(state.check_answers)
         asked = [q for q in answers if q != SCREEN and not q.startswith(EVIDENCE)]
@@ -320,10 +349,20 @@ class GuidedCheck:
                         reverse=True)[:3]
         return tuple(
             (cause, scores[cause], tuple(
-                f"{self.spec.messages['said']} “{label}”" if qid.startswith(EVIDENCE) else label
+                self._said(label) if qid.startswith(EVIDENCE) else label
                 for qid, label in answers.items() if self._weights(qid, label).get(cause, 0) > 0))
             for cause in ranked
         )
+
+
+def _pattern_words(pattern: str) -> list[str]:
+    """The words a pattern spells out (`\\b(pad|belt)\\b[^.]{0,30}\\b(belly)` -> pad, belt, belly)."""
+    return [w for w in re.findall(r"[a-z]{2,}", re.sub(r"\\[A-Za-z]", " ", pattern.lower()))]
+
+
+def _quoted(recorded: str) -> str:
+    """A recorded answer's runs of words, each in quotes: “pad” … “belly”."""
+    return GAP.join(f"“{run}”" for run in recorded.split(GAP) if run)
 
 
 def _softmax(scores: dict[str, float]) -> dict[str, float]:

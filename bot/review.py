@@ -137,10 +137,14 @@ class Inbox:
         return [Entry(*row) for row in rows]
 
     def purge(self) -> int:
-        """Delete every stored question; returns how many there were."""
+        """Delete every stored question (overwritten on disk, the write-ahead log emptied too);
+        returns how many there were."""
         try:
-            with self._lock, self._db:
-                return self._db.execute("DELETE FROM questions").rowcount
+            with self._lock:
+                with self._db:
+                    count = self._db.execute("DELETE FROM questions").rowcount
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                return count
         except sqlite3.Error as exc:
             raise InboxError(f"{self.path}: cannot purge the review inbox ({exc})") from None
 
@@ -190,6 +194,7 @@ def _connect(path: Path) -> sqlite3.Connection:
         raise InboxError(f"{path}: cannot open the review inbox ({exc.strerror or exc})") from None
     db = sqlite3.connect(path, timeout=10.0, check_same_thread=False)
     try:
+        db.execute("PRAGMA secure_delete=ON")  # deleted questions are overwritten, whatever SQLite's build default
         db.execute("PRAGMA journal_mode=WAL")
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if tables and "questions" not in tables:
@@ -334,7 +339,8 @@ def export_stubs(groups: Sequence[Group], path: Path) -> int:
     path = Path(path)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        temporary.write_text(STUB_HEADER + body, encoding="utf-8")
+        with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as file:
+            file.write(STUB_HEADER + body)  # users' questions: private, like the inbox itself
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)

@@ -308,3 +308,25 @@ def test_an_empty_export_is_still_a_valid_set(tmp_path: Path) -> None:
     stubs = tmp_path / "stubs.yaml"
     assert export_stubs([], stubs) == 0
     assert load_cases(stubs) == []
+
+
+def test_purged_and_expired_questions_are_overwritten_on_disk(tmp_path: Path) -> None:
+    """Deleted rows are not left in free pages or the write-ahead log, whatever SQLite's build default."""
+    path, now = tmp_path / "inbox.sqlite3", [1_000_000.0]
+    off = reply_to(OFF_TOPIC)
+    with Inbox(path, now=lambda: now[0]) as inbox:
+        inbox.consider("zanzibar protein shaker question", off)
+        now[0] += 31 * DAY
+        inbox.consider("another protein question", off)  # the first is past the retention: deleted
+        assert inbox.purge() == 1
+        on_disk = b"".join(f.read_bytes() for f in (path, *path.parent.glob("inbox.sqlite3-*")))
+        assert b"zanzibar" not in on_disk and b"another protein" not in on_disk
+    assert b"protein" not in path.read_bytes()
+
+
+def test_the_export_is_private(tmp_path: Path) -> None:
+    stubs = tmp_path / "new.yaml"
+    stubs.write_text("old")
+    stubs.chmod(0o644)
+    export_stubs(group([Entry("is whey ok", "out_of_scope", "out_of_scope", 0.2, "out_of_scope", 0.0)]), stubs)
+    assert stat.S_IMODE(stubs.stat().st_mode) == 0o600 and "is whey ok" in stubs.read_text()

@@ -563,6 +563,29 @@ async def test_guided_check_with_buttons(api: FakeBotAPI, launch: Launch) -> Non
     assert "What to do" in result["text"]
 
 
+async def test_the_check_stores_no_free_text(api: FakeBotAPI, launch: Launch, tmp_path: Path) -> None:
+    """Free text in a guided-check answer (a name and a phone number between the words that point to a cause)
+    is shown back at once but never kept in the conversation store; the result still quotes what was said."""
+    said = "the pad (jon 077009001) on my belly"
+    async with launch():
+        for count, text in enumerate(("/check", "no", said), start=1):
+            api.push_message(42, text)
+            await api.wait_replies(42, count)
+        understood = api.replies(42)[-1]["text"]
+        while "most likely first" not in api.replies(42)[-1]["text"]:
+            count = len(api.replies(42))
+            api.push_message(42, "idk")
+            await api.wait_replies(42, count + 1)
+        result = api.replies(42)[-1]["text"]
+    assert "077009001" in understood  # the reply to that message quotes it
+    assert "you said “pad” … “belly”" in result and "jon" not in result
+    store = tmp_path / "state" / "telegram.sqlite3"
+    on_disk = b"".join(f.read_bytes() for f in store.parent.glob("telegram.sqlite3*"))
+    assert b"077009001" not in on_disk and b"jon" not in on_disk
+    saved = await ChatStore(store).get_chat_data()
+    assert ["said:cause.pad_position", "pad … belly"] in saved[42]["state"]["check_answers"]
+
+
 async def test_diagram_sends_a_png(api: FakeBotAPI, launch: Launch) -> None:
     async with launch():
         api.push_message(41, "/diagram")
