@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from pathlib import Path
 
 import yaml
@@ -11,6 +13,7 @@ from ._errors import DataError
 from ._model import Chunk
 
 KINDS = ("cause", "fix", "red_flag", "about", "faq")
+MAX_ARTICLE_BYTES = 2_000_000  # the article is about 20 kB; a 50 MB file took minutes and gigabytes
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*(?:\{#([\w.\-]+)((?:\s+\w+=[\w.\-]+)*)\s*\})?\s*$")
 _SLUG = re.compile(r"[^a-z0-9]+")
 
@@ -19,18 +22,47 @@ def load_corpus(folder: Path) -> tuple[Chunk, ...]:
     """Every chunk of every `*.md` under `folder`, in file then document order."""
     if not folder.is_dir():
         raise DataError(str(folder), "", "corpus folder not found")
-    files = sorted(folder.glob("**/*.md"))
+    try:
+        files = sorted(folder.glob("**/*.md"))
+    except OSError as exc:  # e.g. a folder symlink that loops
+        raise DataError(str(folder), "", f"cannot list the corpus folder ({exc.strerror or exc})") from None
     if not files:
         raise DataError(str(folder), "", "no Markdown (*.md) articles in the corpus folder")
     chunks: list[Chunk] = []
     seen: dict[str, str] = {}
     for path in files:
-        for chunk in parse_article(path.read_text(encoding="utf-8"), str(path)):
+        for chunk in parse_article(read_article(path), str(path)):
             if chunk.id in seen:
                 raise DataError(str(path), f"#{chunk.id}", f"chunk id already used in {seen[chunk.id]}")
             seen[chunk.id] = str(path)
             chunks.append(chunk)
     return tuple(chunks)
+
+
+def read_article(path: Path) -> str:
+    """The text of one article; DataError (one line) for a file that is not a regular file (a FIFO would
+    block for ever), cannot be opened (permissions, a symlink loop), is over MAX_ARTICLE_BYTES or is not
+    UTF-8 text."""
+    try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise DataError(str(path), "", "not a regular file")
+        if info.st_size > MAX_ARTICLE_BYTES:
+            raise DataError(str(path), "", f"{info.st_size:,} bytes: an article may have at most "
+                                           f"{MAX_ARTICLE_BYTES:,}")
+        with open(path, "rb") as file:
+            data = file.read(MAX_ARTICLE_BYTES + 1)  # the size may have changed since stat()
+    except OSError as exc:
+        raise DataError(str(path), "", f"cannot read it ({exc.strerror or type(exc).__name__})") from None
+    if len(data) > MAX_ARTICLE_BYTES:
+        raise DataError(str(path), "", f"over {MAX_ARTICLE_BYTES:,} bytes: too big for an article")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(str(path), f"byte {exc.start}", "not UTF-8 text") from None
+    if "\x00" in text:
+        raise DataError(str(path), f"byte {data.index(0)}", "a binary file, not text") from None
+    return text
 
 
 def parse_article(markdown: str, source: str) -> list[Chunk]:
@@ -84,7 +116,7 @@ def describe_sources(chunks: tuple[Chunk, ...]) -> str:
     parts: list[str] = []
     for source in dict.fromkeys(c.source for c in chunks):
         document = next(c.document for c in chunks if c.source == source)
-        meta = _front_matter(Path(source).read_text(encoding="utf-8"), source)[0]
+        meta = _front_matter(read_article(Path(source)), source)[0]
         kind = "Source" if not parts else "Also drawn on"
         author = f", by {meta['author']}" if meta.get("author") else ""
         attribution = str(meta.get("attribution") or "").strip()
