@@ -8,9 +8,11 @@ forgets rows older than the retention. `group` clusters similar wordings, `rende
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
+import queue
 import sqlite3
 import threading
 import time
@@ -90,14 +92,15 @@ class Inbox:
     reported as "not stored", so answering goes on. Opening, reading and purging raise InboxError.
     """
 
-    def __init__(self, path: Path | str, retention_days: float = 30.0, now: Callable[[], float] = time.time) -> None:
+    def __init__(self, path: Path | str, retention_days: float = 30.0, now: Callable[[], float] = time.time,
+                 timeout: float = 10.0) -> None:
         if not retention_days > 0:  # also rejects NaN
             raise ValueError("retention_days must be positive")
         self.path = Path(path).expanduser()
         self.retention = retention_days * DAY
         self.now = now
         self._lock = threading.Lock()
-        self._db = _connect(self.path)
+        self._db = _connect(self.path, timeout)  # how long a write waits for another process's lock
         try:
             with self._db:
                 self._forget_old()
@@ -182,7 +185,60 @@ class Inbox:
         self._db.execute("DELETE FROM questions WHERE stored_at < ?", (self._cutoff(),))
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+class InboxQueue:
+    """The inbox's writes on a thread of their own, through a small bounded queue, for a bot that must not
+    wait: `consider` and `mark_unhelpful` return at once; when the queue is full (the file locked by another
+    process, a slow disk) the question is dropped, counted and logged without its text."""
+
+    def __init__(self, inbox: Inbox, size: int = 32) -> None:
+        self.inbox = inbox
+        self.dropped = 0
+        self._queue: queue.Queue[tuple[Callable[[str, Reply], bool], str, Reply] | None] = queue.Queue(size)
+        self._thread = threading.Thread(target=self._run, name="hipbot-review-inbox", daemon=True)
+        self._thread.start()
+
+    def consider(self, text: str, reply: Reply) -> None:
+        """Queue `Inbox.consider(text, reply)`."""
+        self._put((self.inbox.consider, text, reply))
+
+    def mark_unhelpful(self, text: str, reply: Reply) -> None:
+        """Queue `Inbox.mark_unhelpful(text, reply)`."""
+        self._put((self.inbox.mark_unhelpful, text, reply))
+
+    def join(self) -> None:
+        """Wait until everything queued so far was written (or failed)."""
+        self._queue.join()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Write what is queued, waiting at most about `timeout` seconds, and end the thread (the inbox
+        stays open: it is its opener's to close)."""
+        with contextlib.suppress(queue.Full):
+            self._queue.put(None, timeout=timeout)
+        self._thread.join(timeout)
+
+    def _put(self, item: tuple[Callable[[str, Reply], bool], str, Reply]) -> None:
+        try:
+            self._queue.put_nowait(item)
+        except queue.Full:
+            self.dropped += 1
+            logger.warning("The review inbox %s is busy: a question was not stored (%d dropped so far).",
+                           self.inbox.path, self.dropped)
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            try:
+                if item is None:
+                    return
+                store, text, reply = item
+                store(text, reply)  # logs its own failures, never raises sqlite3 errors
+            except Exception as exc:  # noqa: BLE001 - the writer must outlive one bad write
+                logger.warning("The review inbox could not store a question (%s).", type(exc).__name__)
+            finally:
+                self._queue.task_done()
+
+
+def _connect(path: Path, timeout: float = 10.0) -> sqlite3.Connection:
     """Open (or create: file 0600, folder 0700) the inbox; InboxError if the file is something else."""
     try:
         if path.is_file() and path.stat().st_size and not has_header(path):
@@ -192,7 +248,7 @@ def _connect(path: Path) -> sqlite3.Connection:
         raise
     except OSError as exc:
         raise InboxError(f"{path}: cannot open the review inbox ({exc.strerror or exc})") from None
-    db = sqlite3.connect(path, timeout=10.0, check_same_thread=False)
+    db = sqlite3.connect(path, timeout=timeout, check_same_thread=False)
     try:
         db.execute("PRAGMA secure_delete=ON")  # deleted questions are overwritten, whatever SQLite's build default
         db.execute("PRAGMA journal_mode=WAL")

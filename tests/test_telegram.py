@@ -744,6 +744,40 @@ async def test_thumbs_down_sends_the_question_to_the_review_inbox(api: FakeBotAP
     assert any(text and "Thanks for telling me" in text for text in answers)
 
 
+async def test_a_locked_review_inbox_never_delays_an_answer(api: FakeBotAPI, tmp_path: Path,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    """Another process holds the inbox's write lock the whole time: every question is answered all the same;
+    what the inbox's small queue cannot hold is dropped, counted and logged without its text."""
+    from bot.review import Inbox
+
+    path = tmp_path / "review.sqlite3"
+    inbox = Inbox(path)  # a write waits up to 10 s for the lock
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")  # e.g. `hipbot review --purge` in another process, stuck
+    application = build_application(TOKEN, base_url=api.base_url, persistence=None, inbox=inbox, rate_limit=False,
+                                    timeout=BOT_TIMEOUT)
+    chats = range(700, 760)
+    caplog.set_level(logging.WARNING)
+    try:
+        async with polling(application):
+            for chat in chats:
+                api.push_message(chat, f"what's the best protein powder for bulking, asks {chat}")
+            await api.wait_for(lambda: all(api.replies(c) for c in chats), timeout=30)
+            assert other.in_transaction  # every answer went out while the inbox was locked
+            other.rollback()
+            review = next(h.callback.__self__ for h in application.handlers[0]
+                          if isinstance(getattr(h.callback, "__self__", None), Handlers)).review
+            assert review is not None and review.dropped > 0
+            await asyncio.to_thread(review.join)  # the backlog, written now
+            api.push_message(799, "what's the best protein powder for bulking?")  # the inbox is free again
+            await api.wait_replies(799, 1)
+            await asyncio.to_thread(review.join)
+    finally:
+        other.close()
+    assert "a question was not stored" in caplog.text and "protein" not in caplog.text
+    assert "what's the best protein powder for bulking?" in [e.text for e in inbox.entries()]
+
+
 async def test_no_feedback_buttons_without_the_inbox(api: FakeBotAPI, launch: Launch) -> None:
     async with launch():
         api.push_message(63, CAUSE)

@@ -37,6 +37,7 @@ MAX_CONCURRENT_UPDATES = 64
 RATE_LIMIT_RETRIES = 3
 START_UP_RETRIES = 2
 DEFAULT_RETENTION_DAYS = 30.0
+REVIEW_TIMEOUT = 1.0  # seconds a review-inbox write waits for another process's lock (on its own thread)
 
 
 def build_application(
@@ -64,6 +65,7 @@ def build_application(
         .get_updates_connect_timeout(timeout).get_updates_read_timeout(timeout)
         .get_updates_write_timeout(timeout).get_updates_pool_timeout(timeout)
         .post_init(handlers.post_init)
+        .post_shutdown(handlers.post_shutdown)
         .updater(None)  # polling is ours (_polling.Poller): each update parsed on its own
     )
     if base_url:
@@ -97,6 +99,8 @@ async def polling(application: Application[Any, Any, Any, Any, Any, Any], *, ret
             await application.stop()
         await poller.acknowledge()
         await application.shutdown()  # writes the conversation store one last time
+        if application.post_shutdown is not None:
+            await application.post_shutdown(application)
 
 
 async def serve_polling(application: Application[Any, Any, Any, Any, Any, Any], *, retries: int,
@@ -118,7 +122,8 @@ def run_telegram(args: argparse.Namespace) -> int:
     configure_logging(token)
     persistence = None if args.no_persistence else (args.persistence or default_persistence_path()).expanduser()
     try:
-        inbox = Inbox(args.review_log, retention_days=args.retention_days) if args.review_log else None
+        inbox = (Inbox(args.review_log, retention_days=args.retention_days, timeout=REVIEW_TIMEOUT)
+                 if args.review_log else None)
         application = build_application(
             token, base_url=args.base_url, base_file_url=args.base_file_url, persistence=persistence,
             retention_days=args.retention_days, inbox=inbox, rate_limit=not args.no_rate_limit,

@@ -20,7 +20,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Cont
 from .._config import Copy
 from .._engine import default_engine
 from .._model import Answer, Reply, State
-from ..review import Inbox
+from ..review import Inbox, InboxQueue
 from ._sending import keyboard, quietly, retrying, send_text
 from ._setup import addressed, strip_mention
 
@@ -71,6 +71,7 @@ class Handlers:
         self.retention = retention_days * DAY
         self.clock = clock
         self.inbox = inbox
+        self.review = InboxQueue(inbox) if inbox is not None else None  # never on the answer's path
         self._next_sweep = 0.0
         self._answered: OrderedDict[int, tuple[int, str, Reply]] = OrderedDict()  # chat -> generation, question, reply
 
@@ -97,6 +98,11 @@ class Handlers:
         await asyncio.to_thread(self.answer, "hello", None)
         mode = application.bot_data.get("mode", "polling")
         logger.info("hipbot ready as @%s (%s)", application.bot.username, mode)  # never the token
+
+    async def post_shutdown(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        """Write what the review inbox still has queued (briefly)."""
+        if self.review is not None:
+            await asyncio.to_thread(self.review.stop)
 
     async def start(self, update: Update, context: Context) -> None:
         """/start: what the bot is, what it answers, and that it is not medical advice."""
@@ -151,11 +157,11 @@ class Handlers:
         query = cast(CallbackQuery, update.callback_query)
         match = FEEDBACK_DATA.fullmatch(query.data or "")
         answered = self._answered.get(_chat_id(update))
-        if not match or answered is None or answered[0] != int(match[1]) or self.inbox is None:
+        if not match or answered is None or answered[0] != int(match[1]) or self.review is None:
             await quietly(query.answer(EXPIRED))
             return
         if match[2] == "down":
-            await asyncio.to_thread(self.inbox.mark_unhelpful, answered[1], answered[2])
+            self.review.mark_unhelpful(answered[1], answered[2])
         await quietly(query.answer(THANKS_DOWN if match[2] == "down" else THANKS_UP))
 
     async def on_non_text(self, update: Update, context: Context) -> None:
@@ -185,8 +191,8 @@ class Handlers:
             reply = self.answer(text, state)
         else:  # a long message takes longer: keep the event loop free for other chats
             reply = await asyncio.to_thread(self.answer, text, state)
-        if self.inbox is not None:  # a file write: off the event loop
-            await asyncio.to_thread(self.inbox.consider, text, reply)
+        if self.review is not None:  # queued for the inbox's own thread: a locked file never delays the answer
+            self.review.consider(text, reply)
         generation = data.get("generation", 0) + 1
         data.update(state=reply.state.to_dict(), generation=generation, suggestions=list(reply.suggestions),
                     seen=self.clock())

@@ -55,6 +55,8 @@ async def serve_webhook(application: App, *, url: str, listen: str, port: int, s
         if application.running:
             await application.stop()
         await application.shutdown()  # writes the conversation store one last time
+        if application.post_shutdown is not None:
+            await application.post_shutdown(application)
 
 
 def web_app(application: App, path: str, secret: str) -> tornado.web.Application:
