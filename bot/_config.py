@@ -79,6 +79,17 @@ class RedFlag:
 
 
 @dataclass(frozen=True)
+class Sign:
+    """One warning sign the sign model learns from its `examples`: the red-flag topic it raises, and a
+    neutral wording of it for replies ("pain going down a leg")."""
+
+    name: str
+    topic: str
+    says: str
+    examples: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class SafetyRules:
     """Wording that keeps a red flag in force, and the body parts that carry a sign across turns."""
 
@@ -120,6 +131,9 @@ class Routing:
     retrieval_weight: float
     off_topic_bonus: float
     asked_mode_ratio: float
+    encoder_weight: float
+    sign_sure: float
+    sign_maybe: float
 
 
 @dataclass(frozen=True)
@@ -164,6 +178,8 @@ class Config:
     negation_breakers: re.Pattern[str]
     negation_undone: re.Pattern[str]
     red_flags: tuple[RedFlag, ...]
+    signs: tuple[Sign, ...]
+    not_signs: tuple[str, ...]  # what the sign model learns is no warning sign ("glutes burn at the top")
     tiers: dict[str, dict[str, Any]]
     safety: SafetyRules
     not_covered: tuple[Gap, ...]
@@ -186,6 +202,7 @@ _SCHEMA: dict[str, type] = {
     "version": int, "intents": dict, "replies": dict, "routing": dict, "pairs": dict, "cues": dict,
     "off_topic": dict, "back_trouble": str, "question": str, "followup": list, "followup_breakers": str,
     "pain": str, "negation": str, "negation_breakers": str, "negation_undone": str, "red_flags": dict,
+    "signs": dict, "not_signs": list,
     "tiers": dict, "safety": dict, "not_covered": dict, "smalltalk": dict, "topic_cues": dict,
     "lexicon": dict, "examples": dict, "picture": dict, "copy": dict, "topics": dict, "more": str, "everything": str,
 }
@@ -193,7 +210,7 @@ _REPLY_KEYS = (
     "greeting.hello", "greeting.thanks", "greeting.goodbye", "greeting.empty", "out_of_scope",
     "out_of_scope.not_text", "out_of_scope.other_language", "out_of_scope.unsure", "closest",
     "not_covered", "covered_part", "hedge", "more_hint", "another", "all_shown", "again", "again_red_flag",
-    "still_on",
+    "still_on", "watch_signs",
 )
 _ROUTING_KEYS = tuple(Routing.__dataclass_fields__)
 _OFF_TOPIC_KEYS = ("instructions", "exercise", "unless_exercise", "pain_site", "unless_pain_site")
@@ -318,7 +335,8 @@ def _build(raw: Any, check: Checker) -> Config:
         negation=check.pattern(data["negation"], "negation"),
         negation_breakers=check.pattern(data["negation_breakers"], "negation_breakers"),
         negation_undone=check.pattern(data["negation_undone"], "negation_undone"),
-        red_flags=red_flags, tiers=tiers, safety=_safety(data["safety"], check),
+        red_flags=red_flags, signs=_signs(data["signs"], red_flags, check),
+        not_signs=check.strings(data["not_signs"], "not_signs"), tiers=tiers, safety=_safety(data["safety"], check),
         not_covered=_not_covered(data["not_covered"], check),
         smalltalk={str(k): check.pattern(v, f"smalltalk.{k}") for k, v in data["smalltalk"].items()},
         topic_cues={str(k): check.patterns(v, f"topic_cues.{k}") for k, v in data["topic_cues"].items()},
@@ -389,6 +407,21 @@ def _red_flags(raw: dict, tiers: dict[str, dict[str, Any]], check: Checker) -> t
                        for i, rule in enumerate(check.typed(spec.get("near", []), list, f"{place}.near"))),
         ))
     return tuple(red_flags)
+
+
+def _signs(raw: dict, red_flags: tuple[RedFlag, ...], check: Checker) -> tuple[Sign, ...]:
+    topics = {flag.topic for flag in red_flags}
+    signs = []
+    for name, spec in raw.items():
+        place = f"signs.{name}"
+        check.keys(check.typed(spec, dict, place), ("topic", "says", "examples"), place,
+                   required=("topic", "says", "examples"))
+        topic = check.typed(spec["topic"], str, f"{place}.topic")
+        if topic not in topics:
+            raise check.fail(f"{place}.topic", f"unknown red flag {topic!r}")
+        signs.append(Sign(str(name), topic, check.typed(spec["says"], str, f"{place}.says"),
+                          check.strings(spec["examples"], f"{place}.examples")))
+    return tuple(signs)
 
 
 def _not_covered(raw: dict, check: Checker) -> tuple[Gap, ...]:

@@ -16,15 +16,17 @@ from ._compose import BUDGET, Composer, cut
 from ._config import WRONG_PREFIX, Config, load_config
 from ._corpus import describe_sources, load_corpus
 from ._coverage import Coverage, Uncovered
+from ._encoder import Encoder, OnnxEncoder
 from ._errors import DataError
 from ._explain import Explanation
-from ._index import Index, build_index, build_lock, cache_dir, content_key, load_cached, save_cached
+from ._index import NONE, Index, build_index, build_lock, cache_dir, content_key, load_cached, save_cached
 from ._knowledge import PACKAGED, knowledge_paths
 from ._lexicon import Lexicon
 from ._model import INTENTS, MAX_SHOWN, Chunk, Reply, Source, State
 from ._router import Route, Router
 from ._safety import GENERAL, Safety, Screening, Triage
-from ._text import normalize, words
+from ._text import ANALYSIS_LIMIT, normalize, words
+from ._understanding import Reader, Reading
 
 MAX_SOURCES = 3
 logger = logging.getLogger("hipbot")  # the adapters decide where this goes; message text is never logged
@@ -34,12 +36,14 @@ class Engine:
     """Corpus, intents and index loaded once; `answer` is then pure and thread-safe."""
 
     def __init__(self, corpus: Path, intents: Path, cache: Path | None = None, slang: bool = True,
-                 check: Path | None = None) -> None:
+                 check: Path | None = None, encoder: Encoder | None = None) -> None:
         """Load and check the data, then load the index from the cache or build it.
 
         `slang=False` drops the slang lexicon (for measuring what it buys); `check` is the
-        guided check's questions (default: the project's check.yaml).
+        guided check's questions (default: the project's check.yaml); `encoder` the sentence
+        encoder (default: the model shipped in the package).
         """
+        self.encoder = encoder or default_encoder()
         self.corpus_path, self.intents_path = corpus, intents
         self.chunks = load_corpus(corpus)
         self.config = load_config(intents)
@@ -51,13 +55,15 @@ class Engine:
             raise DataError(str(intents), f"topics.{topic}.gist", "uses words its section does not: quote the article")
         _check_causes(self.check, self.chunks, str(check_path))
         slang_terms = self.config.lexicon if slang else {}
-        key = content_key(self.chunks, intents.read_text(encoding="utf-8") + f"\nslang={slang}")
+        key = content_key(self.chunks, intents.read_text(encoding="utf-8") + f"\nslang={slang}",
+                          self.encoder.fingerprint)
         folder = cache if cache is not None else cache_dir()
         cached = load_cached(key, folder) or load_cached(key, PACKAGED)  # the wheel ships one, built for its files
         known = cached.known_words if cached else _known_words(self.config, self.chunks)
         self.lexicon = Lexicon(slang_terms, known, self.config.safety.spellings)
         self.index = cached or self._build_index(key, folder, known)
-        self.router = Router(self.config, self.lexicon, self.index, tuple(c.topic for c in self.chunks))
+        self.reader = Reader(self.encoder, self.index, self.config.routing.sign_maybe)
+        self.router = Router(self.config, self.lexicon, self.index, tuple(c.topic for c in self.chunks), self.reader)
         self.safety = Safety(self.config, self.lexicon, self.composer)
         self.coverage = Coverage(self.config, self.index.domain_words)
         self.about = describe_sources(self.chunks) + "\n\n" + self.config.copy.disclaimer
@@ -71,7 +77,9 @@ class Engine:
             index = load_cached(key, folder)
             if index is None:
                 logger.warning("Building the answer index for this knowledge (first run only; a few seconds).")
-                index = build_index(documents, self._samples(), domain, known)
+                samples = self._samples()
+                index = build_index(documents, [(expanded, topic) for _, expanded, topic in samples], domain, known,
+                                    self.encoder, [text for text, _, _ in samples], self._sign_samples())
                 save_cached(key, folder, index)
         return index
 
@@ -87,9 +95,25 @@ class Engine:
         state = replace(state, body_parts=self.safety.body_parts(said))
         if screening.triage:
             return self._red_flag_reply(screening.triage, state, None)
+        reading = self._read(said, screening)
         if state.check_step is not None:
-            return self._check_turn(said, state, screening)
-        route = self._route(said, state, screening)
+            return self._check_turn(said, state, screening, reading)
+        learned = self.safety.from_reading(reading, state)
+        if learned:
+            return self._red_flag_reply(learned, state, None)
+        reply = self._routed(said, state, screening, reading)
+        if reply.intent in ("cause", "fix", "about") and not state.red_flags and self.safety.unsure(reading):
+            text = cut(f"{reply.text}\n\n{self.config.replies['watch_signs']}", BUDGET + 300)
+            return replace(reply, text=text)
+        return reply
+
+    def _read(self, said: str, screening: Screening) -> Reading:
+        """The encoder's reading of the message, negated signs blanked out ("no numbness")."""
+        return self.reader.read(screening.scan.without_negated(said)[:ANALYSIS_LIMIT])
+
+    def _routed(self, said: str, state: State, screening: Screening, reading: Reading) -> Reply:
+        """The answer when no red flag decides it: routed, checked, pictured or declined."""
+        route = self._route(said, state, screening, reading)
         wants_check = self.check.wants_to_start(said)
         wants_picture = bool(self.config.picture.trigger.search(said))
         uncovered = None if route.smalltalk else self.coverage.find(said)
@@ -179,17 +203,19 @@ class Engine:
         return Reply("out_of_scope", f"out_of_scope.{gap.kind}", "\n\n".join(parts), sources, 1.0,
                      self.composer.suggestions("out_of_scope"), replace(state, turns=state.turns + 1))
 
-    def _route(self, said: str, state: State, screening: Screening) -> Route:
-        return self.router.route(said, state, screening.scan.without_negated(said), screening.corrections)
+    def _route(self, said: str, state: State, screening: Screening, reading: Reading | None = None) -> Route:
+        return self.router.route(said, state, screening.scan.without_negated(said), screening.corrections,
+                                 reading.embedding if reading else None)
 
-    def _check_turn(self, said: str, state: State, screening: Screening) -> Reply:
-        """A message while the guided check asks (its patterns already scanned): the classifier's
-        red flag, then a picture request, then the answer. An offered choice is never read by the
-        classifier as a symptom; the patterns see every message."""
+    def _check_turn(self, said: str, state: State, screening: Screening, reading: Reading) -> Reply:
+        """A message while the guided check asks (its patterns already scanned): the sign model's or the
+        classifier's red flag, then a picture request, then the answer. An offered choice is never read
+        by the models as a symptom; the patterns see every message."""
         assert state.check_step is not None
         if not self.check.is_choice(said, state.check_step):
-            route = self._route(said, state, screening)
-            triage = self.safety.after_routing(route.topic, route.classifier_flag, said, state)
+            route = self._route(said, state, screening, reading)
+            triage = self.safety.from_reading(reading, state) or self.safety.after_routing(
+                route.topic, route.classifier_flag, said, state)
             if triage:
                 return self._red_flag_reply(triage, state, route.similarities)
         if self.config.picture.trigger.search(said):
@@ -314,13 +340,29 @@ class Engine:
     def _chunk_text(chunk: Chunk) -> str:
         return normalize(f"{chunk.heading}. {chunk.text}")
 
-    def _samples(self) -> list[tuple[str, str]]:
-        """Labelled training text: the examples plus every sentence and heading of the article."""
-        samples = [(self.lexicon.expand(normalize(e)), topic)
-                   for topic, phrases in self.config.examples.items() for e in phrases]
+    def _samples(self) -> list[tuple[str, str, str]]:
+        """Labelled training text: the examples plus every sentence and heading of the article, each as
+        (normalised text, text with the lexicon's canonical words added, topic)."""
+        texts = [(normalize(e), topic) for topic, phrases in self.config.examples.items() for e in phrases]
         for chunk in self.chunks:
-            for sentence in [chunk.heading, *chunk.text.replace("\n", " ").split(". ")]:
-                samples.append((self.lexicon.expand(normalize(sentence)), chunk.topic))
+            texts += [(normalize(sentence), chunk.topic)
+                      for sentence in [chunk.heading, *chunk.text.replace("\n", " ").split(". ")]]
+        return [(text, self.lexicon.expand(text), topic) for text, topic in texts]
+
+    def _sign_samples(self) -> list[tuple[str, str]]:
+        """What the sign model learns: each sign's examples, the red-flag examples of topics with one sign,
+        and, as no sign, `not_signs`, every other example and the article's non-red-flag sentences."""
+        config = self.config
+        samples = [(normalize(e), sign.name) for sign in config.signs for e in sign.examples]
+        single = {}
+        for sign in config.signs:
+            single[sign.topic] = None if sign.topic in single else sign.name
+        for topic, phrases in config.examples.items():
+            label = single.get(topic) if config.intent_of(topic) == "red_flag" else NONE
+            samples += [(normalize(e), label) for e in phrases if label]
+        samples += [(normalize(e), NONE) for e in config.not_signs]
+        samples += [(normalize(sentence), NONE) for chunk in self.chunks if chunk.kind != "red_flag"
+                    for sentence in chunk.text.replace("\n", " ").split(". ")]
         return samples
 
 
@@ -375,6 +417,12 @@ def _check_causes(check: GuidedCheck, chunks: tuple[Chunk, ...], name: str) -> N
 
 
 _ENGINE_LOCK = threading.Lock()
+
+
+@functools.cache
+def default_encoder() -> Encoder:
+    """The sentence encoder shipped in the package, loaded once per process."""
+    return OnnxEncoder()
 
 
 @functools.cache

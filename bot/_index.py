@@ -16,11 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ._encoder import Encoder
 from ._model import Chunk
 from ._text import features, weigh, words
 
-INDEX_FORMAT = 4
-_CODE_FILES = ("_text.py", "_index.py", "_lexicon.py", "_engine.py")
+INDEX_FORMAT = 5
+_CODE_FILES = ("_text.py", "_index.py", "_lexicon.py", "_understanding.py")
+EMBEDDING_C = 4.0  # inverse regularisation of the embedding classifiers (chosen on the development sets)
+NONE = "none"  # the sign model's class for "no warning sign here"
 
 
 @dataclass(frozen=True)
@@ -35,9 +38,15 @@ class Index:
     intercept: np.ndarray
     domain_words: frozenset[str]  # content words of the corpus and lexicon (no stop words)
     known_words: frozenset[str]  # every word of the corpus and examples: never "corrected" as a typo
+    topic_embedding_weights: np.ndarray  # (dimensions, classes): the topic classifier on sentence embeddings
+    topic_embedding_intercept: np.ndarray
+    signs: tuple[str, ...]  # the warning-sign model's classes, NONE among them
+    sign_weights: np.ndarray  # (dimensions, signs)
+    sign_intercept: np.ndarray
 
     def __post_init__(self) -> None:
-        for array in (self.idf, self.chunk_weights, self.class_weights, self.intercept):
+        for array in (self.idf, self.chunk_weights, self.class_weights, self.intercept, self.topic_embedding_weights,
+                      self.topic_embedding_intercept, self.sign_weights, self.sign_intercept):
             array.setflags(write=False)
 
     def vectorize(self, text: str) -> tuple[np.ndarray, np.ndarray]:
@@ -53,24 +62,45 @@ class Index:
     def probabilities(self, vector: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         """Classifier probability of every class for a query vector."""
         idx, val = vector
-        logits = val @ self.class_weights[idx] + self.intercept
-        logits = np.exp(logits - logits.max())
-        return logits / logits.sum()
+        return softmax(val @ self.class_weights[idx] + self.intercept)
+
+    def topic_embedding_probabilities(self, embedding: np.ndarray) -> np.ndarray:
+        """The embedding classifier's probability of every class (same order as `classes`)."""
+        return softmax(embedding @ self.topic_embedding_weights + self.topic_embedding_intercept)
+
+    def sign_probabilities(self, embeddings: np.ndarray) -> np.ndarray:
+        """(pieces, signs): each piece's probability of every warning sign (and of none)."""
+        logits = embeddings @ self.sign_weights + self.sign_intercept
+        logits = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return logits / logits.sum(axis=1, keepdims=True)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    exponentials = np.exp(logits - logits.max())
+    return exponentials / exponentials.sum()
 
 
 def build_index(chunk_texts: list[str], samples: list[tuple[str, str]], domain_text: str,
-                known_words: frozenset[str]) -> Index:
-    """Fit the feature space on chunks and labelled samples, then the classifier on samples.
+                known_words: frozenset[str], encoder: Encoder, topic_texts: list[str],
+                sign_samples: list[tuple[str, str]]) -> Index:
+    """Fit the feature space on chunks and labelled samples, then the classifiers: topics on
+    TF-IDF features and, beside it, on sentence embeddings of `topic_texts` (the samples as
+    written, one per sample); warning signs on embeddings of `sign_samples`.
 
     `domain_text` (corpus and lexicon) gives the content words that make a message on-topic.
     """
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
+    labels = [label for _, label in samples]
     vectorizer = TfidfVectorizer(analyzer=features, sublinear_tf=True, dtype=np.float64)
     vectorizer.fit(chunk_texts + [text for text, _ in samples])
     classifier = LogisticRegression(C=20.0, max_iter=3000)
-    classifier.fit(vectorizer.transform([text for text, _ in samples]), [label for _, label in samples])
+    classifier.fit(vectorizer.transform([text for text, _ in samples]), labels)
+    embedded = LogisticRegression(C=EMBEDDING_C, max_iter=3000)
+    embedded.fit(encoder.encode(topic_texts), labels)
+    signs = LogisticRegression(C=EMBEDDING_C, max_iter=3000, class_weight="balanced")
+    signs.fit(encoder.encode([text for text, _ in sign_samples]), [sign for _, sign in sign_samples])
     return Index(
         vocabulary={str(k): int(v) for k, v in vectorizer.vocabulary_.items()},
         idf=vectorizer.idf_.astype(np.float64),
@@ -80,12 +110,18 @@ def build_index(chunk_texts: list[str], samples: list[tuple[str, str]], domain_t
         intercept=classifier.intercept_.astype(np.float64),
         domain_words=frozenset(w for w in words(domain_text) if len(w) > 2 and w not in ENGLISH_STOP_WORDS),
         known_words=known_words,
+        topic_embedding_weights=np.ascontiguousarray(embedded.coef_.T, dtype=np.float32),
+        topic_embedding_intercept=embedded.intercept_.astype(np.float32),
+        signs=tuple(str(c) for c in signs.classes_),
+        sign_weights=np.ascontiguousarray(signs.coef_.T, dtype=np.float32),
+        sign_intercept=signs.intercept_.astype(np.float32),
     )
 
 
-def content_key(chunks: tuple[Chunk, ...], intents_text: str) -> str:
-    """Hash of everything the index depends on: chunks, intents.yaml and the feature code."""
-    digest = hashlib.sha256(f"format {INDEX_FORMAT}\n".encode())
+def content_key(chunks: tuple[Chunk, ...], intents_text: str, encoder: str) -> str:
+    """Hash of everything the index depends on: chunks, intents.yaml, the encoder's fingerprint and the
+    feature code (not the reply code)."""
+    digest = hashlib.sha256(f"format {INDEX_FORMAT}\nencoder {encoder}\n".encode())
     for chunk in chunks:  # by file name, not path: the checkout and an installed package agree
         digest.update(repr(replace(chunk, source=Path(chunk.source).name)).encode())
     digest.update(intents_text.encode())
@@ -118,6 +154,10 @@ def load_cached(key: str, folder: Path) -> Index | None:
                 intercept=data["intercept"],
                 domain_words=frozenset(_unpack(data["domain_words"])),
                 known_words=frozenset(_unpack(data["known_words"])),
+                topic_embedding_weights=data["topic_embedding_weights"],
+                topic_embedding_intercept=data["topic_embedding_intercept"],
+                signs=tuple(_unpack(data["signs"])), sign_weights=data["sign_weights"],
+                sign_intercept=data["sign_intercept"],
             )
     except Exception:  # noqa: BLE001 - a missing, truncated or corrupt zip can raise almost anything: rebuild
         return None
@@ -140,6 +180,9 @@ def save_cached(key: str, folder: Path, index: Index) -> Path | None:
                 chunk_weights=index.chunk_weights, classes=np.array(index.classes),
                 class_weights=index.class_weights, intercept=index.intercept,
                 domain_words=_pack(sorted(index.domain_words)), known_words=_pack(sorted(index.known_words)),
+                topic_embedding_weights=index.topic_embedding_weights,
+                topic_embedding_intercept=index.topic_embedding_intercept,
+                signs=_pack(list(index.signs)), sign_weights=index.sign_weights, sign_intercept=index.sign_intercept,
             )
         target = folder / f"index-{key}.npz"
         os.replace(temporary, target)

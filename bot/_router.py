@@ -12,6 +12,7 @@ from ._index import Index
 from ._lexicon import Lexicon
 from ._model import State
 from ._text import ANALYSIS_LIMIT, words
+from ._understanding import Reader
 
 SETTLED = 0.5  # a greeting or off-topic message this likely is not read as a follow-up
 MIN_WORDS_FOR_LANGUAGE = 3
@@ -53,15 +54,18 @@ class Route:
 class Router:
     """The classifier and retrieval, with cause/fix cues and follow-ups."""
 
-    def __init__(self, config: Config, lexicon: Lexicon, index: Index, chunk_topics: tuple[str, ...]) -> None:
-        self.config, self.lexicon, self.index = config, lexicon, index
+    def __init__(self, config: Config, lexicon: Lexicon, index: Index, chunk_topics: tuple[str, ...],
+                 reader: Reader) -> None:
+        self.config, self.lexicon, self.index, self.reader = config, lexicon, index, reader
         self.chunk_topics = chunk_topics
         self.partner = dict(config.pairs)
         for cause, fix in config.pairs.items():
             self.partner.setdefault(fix, cause)
 
-    def route(self, text: str, state: State, head: str, corrections: list[str]) -> Route:
-        """Decide the topic of normalised `text`; `head` is it with negated signs blanked out."""
+    def route(self, text: str, state: State, head: str, corrections: list[str],
+              embedding: np.ndarray | None = None) -> Route:
+        """Decide the topic of normalised `text`; `head` is it with negated signs blanked out, and
+        `embedding` the encoder's vector of it (encoded here when not given)."""
         unreadable = _unreadable(text)
         if unreadable:
             return Route(unreadable, 1.0)
@@ -74,7 +78,9 @@ class Router:
         vector = self.index.vectorize(self.lexicon.expand(head, corrections))
         if not len(vector[0]):
             return Route("out_of_scope.unsure", 0.0)
-        scores, similarities = self._scores(vector)
+        if embedding is None:
+            embedding = self.reader.encoder.encode([head])[0]
+        scores, similarities = self._scores(vector, embedding)
         if self._off_topic(head) and "out_of_scope" in scores:
             scores["out_of_scope"] += self.config.routing.off_topic_bonus
         for topic, patterns in self.config.topic_cues.items():  # "what muscles...", "5 reasons to hip thrust"
@@ -142,9 +148,13 @@ class Router:
             best = str(previous.topic)  # "how do I fix that?": the subject is the previous one
         return self._prefer_asked_mode(best, scores, text, cues), flagged
 
-    def _scores(self, vector: tuple[np.ndarray, np.ndarray]) -> tuple[dict[str, float], np.ndarray]:
-        """Classifier probability plus weighted best chunk similarity, per topic."""
-        probabilities = self.index.probabilities(vector)
+    def _scores(self, vector: tuple[np.ndarray, np.ndarray], embedding: np.ndarray
+                ) -> tuple[dict[str, float], np.ndarray]:
+        """Classifier probability (TF-IDF and sentence-embedding classifiers blended) plus weighted best
+        chunk similarity, per topic."""
+        share = self.config.routing.encoder_weight
+        probabilities = (1 - share) * self.index.probabilities(vector) + share * self.reader.topic_probabilities(
+            embedding)
         similarities = self.index.similarities(vector)
         scores = dict(zip(self.index.classes, probabilities.tolist()))
         weight = self.config.routing.retrieval_weight

@@ -18,6 +18,7 @@ from ._config import Config, RedFlag, near_spans
 from ._lexicon import Lexicon
 from ._model import State
 from ._text import ANALYSIS_LIMIT, words
+from ._understanding import Reading
 
 _SENTENCE = re.compile(r"[^.?!;\n]+")
 _ELLIPSIS = re.compile(r"\.{2,}")  # "my leg just... gave out": one sentence
@@ -54,6 +55,7 @@ class Triage:
     flags: tuple[str, ...]
     sticky: bool = False
     asked: bool = False  # a question about the warning signs in general, not a sign: not remembered
+    named: tuple[str, ...] = ()  # the signs the sign model read, in neutral words (else the flags' own wording)
 
     @property
     def topic(self) -> str:
@@ -214,6 +216,20 @@ class Safety:
             return Screening(Triage(flags, sticky=bool(state.red_flags), asked=True), found, corrections)
         return Screening(None, found, corrections)
 
+    def from_reading(self, reading: Reading, state: State) -> Triage | None:
+        """The red flag of every sign the sign model is sure of (routing.sign_sure), if any."""
+        hits = reading.above(self.config.routing.sign_sure)
+        if not hits:
+            return None
+        signs = {sign.name: sign for sign in self.config.signs}
+        triage = self.combine(tuple(signs[hit.sign].topic for hit in hits), state)
+        return replace(triage, named=tuple(dict.fromkeys(signs[hit.sign].says for hit in hits)))
+
+    def unsure(self, reading: Reading) -> tuple[str, ...]:
+        """Signs the sign model finds likely but not sure (between routing.sign_maybe and sign_sure)."""
+        sure = self.config.routing.sign_sure
+        return tuple(hit.sign for hit in reading.signs if hit.score < sure)
+
     def sanitize(self, state: State) -> State:
         """Forget red-flag ids that intents.yaml no longer has (a state from an older version)."""
         known = tuple(f for f in state.red_flags if f in self.tier_of)
@@ -264,7 +280,7 @@ class Safety:
         if not signs:
             answer = self.composer.by_topic[GENERAL][0]  # the article's own summary of the warning signs
             return "\n\n".join((tier["general"], answer.text, self.composer.source(answer)))
-        named = self._signs(signs)
+        named = list(triage.named) if triage.named and not triage.sticky else self._signs(signs)
         described = named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
         lead = tier["reminder" if triage.sticky else "lead"].format(signs=described)
         top = [f for f in signs if self.tier(f) == self.tier(triage.topic)]

@@ -1,0 +1,78 @@
+"""What the sentence encoder reads in a message: the warning signs in each sentence and clause, and
+an embedding of the whole for the topic classifier. One encoder pass per message, in one batch."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._encoder import Encoder
+from ._index import NONE, Index
+
+_SENTENCE = re.compile(r"[^.?!;\n]+")
+_CLAUSE = re.compile(r",|\b(?:but|and then|although|though|plus|also)\b")
+MAX_PIECES = 24  # sentences and clauses read per message: a wall of text costs no more than this
+MIN_WORDS = 2  # a piece shorter than this is read only as part of its sentence
+
+
+@dataclass(frozen=True)
+class SignHit:
+    """A warning sign the model found, its probability, and the sentence or clause it read it in."""
+
+    sign: str
+    score: float
+    piece: str
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The encoder's view of a message: its embedding and the best piece for each warning sign."""
+
+    embedding: np.ndarray
+    signs: tuple[SignHit, ...]  # best first; only signs scoring at least the reader's floor
+
+    def above(self, threshold: float) -> tuple[SignHit, ...]:
+        return tuple(hit for hit in self.signs if hit.score >= threshold)
+
+
+def pieces(text: str) -> list[str]:
+    """The sentences of `text` and, where a sentence has several, its clauses; at most MAX_PIECES."""
+    found: list[str] = []
+    for match in _SENTENCE.finditer(text):
+        sentence = match.group().strip()
+        if len(sentence.split()) < MIN_WORDS:
+            continue
+        found.append(sentence)
+        clauses = [c.strip() for c in _CLAUSE.split(sentence) if c and len(c.split()) >= MIN_WORDS]
+        if len(clauses) > 1:
+            found.extend(clauses)
+    return list(dict.fromkeys(found))[:MAX_PIECES]
+
+
+class Reader:
+    """The encoder and the index's embedding classifiers, queried once per message."""
+
+    def __init__(self, encoder: Encoder, index: Index, floor: float) -> None:
+        self.encoder, self.index, self.floor = encoder, index, floor
+        self.none = index.signs.index(NONE)
+
+    def read(self, text: str) -> Reading:
+        """Embed `text` (normalised, negated signs blanked) as a whole and piece by piece."""
+        parts = [p for p in pieces(text) if p != text.strip()]
+        vectors = self.encoder.encode([text or " ", *parts])
+        embedding = vectors[0]
+        probabilities = self.index.sign_probabilities(vectors)
+        best: dict[str, SignHit] = {}
+        for row, piece in zip(probabilities, [text, *parts]):
+            for column, score in enumerate(row.tolist()):
+                if column == self.none or score < self.floor:
+                    continue
+                sign = self.index.signs[column]
+                if sign not in best or score > best[sign].score:
+                    best[sign] = SignHit(sign, score, piece.strip())
+        return Reading(embedding, tuple(sorted(best.values(), key=lambda hit: -hit.score)))
+
+    def topic_probabilities(self, embedding: np.ndarray) -> np.ndarray:
+        return self.index.topic_embedding_probabilities(embedding)
