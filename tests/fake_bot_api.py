@@ -70,6 +70,7 @@ class FakeBotAPI:
         self.webhook: JSON = {}
         self._updates: list[JSON] = []
         self.offset = 0  # the highest getUpdates offset seen: every update below it was acknowledged
+        self.pushed: list[JSON] = []  # every update queued, in order
         self._chats: dict[int, JSON] = {}
         self._messages: dict[tuple[int, int], JSON] = {}
         self._queries: dict[str, bool] = {}
@@ -206,7 +207,17 @@ class FakeBotAPI:
 
     def _push(self, update: JSON) -> None:
         self._updates.append({"update_id": next(self._update_ids), **update})
+        self.pushed.append(self._updates[-1])
         self._notify()
+
+    def redeliver(self, update: JSON) -> None:
+        """Queue an update again with its own update_id, as Telegram does with one never acknowledged."""
+        self._updates = sorted([*self._updates, update], key=lambda u: u["update_id"])
+        self._notify()
+
+    def pending(self) -> int:
+        """Updates not acknowledged yet (Telegram's pending_update_count)."""
+        return len([u for u in self._updates if u["update_id"] >= self.offset])
 
     def _notify(self) -> None:
         self._changed.set()

@@ -83,7 +83,8 @@ def build_application(
 async def polling(application: Application[Any, Any, Any, Any, Any, Any], *, retries: int = 0,
                   timeout: float = 1.0, allowed_updates: list[str] = ALLOWED_UPDATES) -> AsyncIterator[Poller]:
     """Poll inside an already running event loop: initialise (Bot API failures retried `retries` times),
-    start, poll while the body runs, then stop cleanly and acknowledge what was handled."""
+    start, poll while the body runs, then stop: fetching at once, the updates in hand within the poller's
+    budget; what was handled is written to the store, then acknowledged (see _polling)."""
     await with_retries(application.initialize, retries)
     poller = Poller(application, allowed_updates, timeout=timeout)
     try:
@@ -94,10 +95,11 @@ async def polling(application: Application[Any, Any, Any, Any, Any, Any], *, ret
         poller.start()
         yield poller
     finally:
-        await poller.stop()
+        await poller.stop()  # no more fetching; what is in hand gets its budget
         if application.running:
+            await application.update_persistence()  # what was handled is durable before it is acknowledged
+            await poller.acknowledge()
             await application.stop()
-        await poller.acknowledge()
         await application.shutdown()  # writes the conversation store one last time
         if application.post_shutdown is not None:
             await application.post_shutdown(application)

@@ -1,10 +1,21 @@
-"""Long polling: getUpdates in a loop of our own, so that one update the library cannot parse is skipped
-instead of stopping every chat, failures back off, and no log line carries an update's content.
+"""Long polling with at-least-once handling: an update is acknowledged to Telegram only once it is handled.
 
-PTB's Updater parses a whole getUpdates batch at once: one malformed update fails the batch, which is
-fetched again at once (no pause) and logged raw at CRITICAL (users' texts and names). Here each update
-is parsed on its own; one that cannot be is logged as one line (its update_id and the error's type) and
-acknowledged with the rest.
+getUpdates has one cursor, `offset`: asking with offset N tells Telegram that every update below N is
+done, and Telegram never sends those again. PTB's Updater moves the offset as soon as a batch is fetched
+and queues the batch in memory without a bound, so a crash or a stop loses whatever was fetched but not
+yet answered. Here:
+
+* the offset sent is the lowest update still in hand (or one past the last fetched), so nothing is
+  acknowledged before it is handled; updates fetched again while in hand or already handled are skipped;
+* at most `limit` updates (100, one getUpdates batch) are in hand at once;
+* the conversation store is written before the offset moves, and each chat remembers the last update
+  handled, so an update Telegram sends again after a crash is recognised and not answered twice;
+* at stop, fetching stops at once and what is in hand gets `budget` seconds (8) to finish; the rest is
+  left unacknowledged, and Telegram sends it again to the next start.
+
+Each update is parsed on its own: one the library cannot parse is logged as one line (its update_id
+and the error's type, never its content), acknowledged with the rest, and the other chats go on.
+Failed polls back off from 0.5 s to 30 s.
 """
 
 from __future__ import annotations
@@ -24,7 +35,10 @@ logger = logging.getLogger("bot.telegram")
 App = Application[Any, Any, Any, Any, Any, Any]
 
 POLL_TIMEOUT = 10  # seconds a getUpdates call waits on Telegram's side for an update
-BATCH = 100  # updates per getUpdates call (Telegram's maximum)
+BATCH = 100  # updates per getUpdates call (Telegram's maximum), and the most in hand at once
+STOP_BUDGET = 8.0  # seconds to finish the updates in hand at stop (systemd and compose kill after 15)
+BUSY_WAIT = 0.5  # seconds between polls while every update fetched is still in hand
+LAST_UPDATE = "update"  # chat_data key: the last update_id handled in the chat
 # The raw call: Bot.get_updates parses a batch as a whole, which is what goes wrong. Bot API method names
 # are case-insensitive; the lower-case spelling keeps PTB from suggesting Bot.get_updates instead.
 GET_UPDATES = "getupdates"
@@ -32,20 +46,85 @@ FIRST_BACKOFF = 0.5
 MAX_BACKOFF = 30.0
 
 
+def parse_update(update_id: int, item: dict[str, Any], application: App) -> Update | None:
+    """The update, or None (logged as one line without its content) when the library cannot parse it."""
+    try:
+        update = Update.de_json(item, application.bot)
+        message = update.effective_message
+        if message is not None and message.chat is None:  # the library lets it through; handlers need it
+            raise KeyError("chat")
+    except Exception as exc:  # noqa: BLE001 - whatever the library chokes on, the other chats go on
+        logger.warning("Skipped update %d: it could not be parsed (%s).", update_id, type(exc).__name__)
+        return None
+    return update
+
+
+class Dispatcher:
+    """Runs an update through the Application (its per-chat ordering included) and records it in the
+    chat's data, so an update delivered again after a restart is recognised and not answered twice."""
+
+    def __init__(self, application: App) -> None:
+        self.application = application
+        self.duplicates = 0
+
+    async def handle(self, update: Update) -> None:
+        """Handle `update` unless its chat already handled it; handler errors go to the error handler."""
+        if self._handled_before(update):
+            self.duplicates += 1
+            logger.info("Update %d was handled before a restart; it is not answered again.", update.update_id)
+            return
+        application = self.application
+        await application.update_processor.process_update(update, application.process_update(update))
+        self._record(update)
+
+    def _handled_before(self, update: Update) -> bool:
+        chat = update.effective_chat
+        data = self.application.chat_data.get(chat.id) if chat is not None else None
+        last = data.get(LAST_UPDATE) if data else None
+        return isinstance(last, int) and update.update_id <= last
+
+    def _record(self, update: Update) -> None:
+        """Remember the update in its chat's data (only in chats where the bot keeps a conversation)."""
+        chat = update.effective_chat
+        data = self.application.chat_data.get(chat.id) if chat is not None else None
+        if chat is None or not data:
+            return
+        last = data.get(LAST_UPDATE)
+        data[LAST_UPDATE] = max(update.update_id, last) if isinstance(last, int) else update.update_id
+        self.application.mark_data_for_update_persistence(chat_ids=chat.id)
+
+
 class Poller:
-    """Fetches updates with getUpdates and hands each parsed one to the Application."""
+    """Fetches updates with getUpdates, hands each to the Dispatcher, and acknowledges only what is handled."""
 
     def __init__(self, application: App, allowed_updates: Sequence[str], *, timeout: float = POLL_TIMEOUT,
-                 limit: int = BATCH) -> None:
+                 limit: int = BATCH, budget: float = STOP_BUDGET) -> None:
         self.application = application
+        self.dispatcher = Dispatcher(application)
         self.allowed_updates = list(allowed_updates)
         self.timeout = timeout
         self.limit = limit
-        self.offset = 0  # the next update_id wanted; everything below it is acknowledged
+        self.budget = budget
+        self.acknowledged = 0  # the offset Telegram was last given: every update below it is done
         self.skipped = 0  # updates that could not be parsed
+        self.unfinished = 0  # updates in hand when the stop budget ran out (left for Telegram to send again)
+        self._next = 0  # one past the highest update_id fetched
+        self._in_hand: dict[int, asyncio.Task[None]] = {}
+        self._done: set[int] = set()  # handled (or skipped) at or above the acknowledged offset
+        self._changed = asyncio.Event()  # an update in hand finished
         self._failures = 0
+        self._final: int | None = None  # the offset to acknowledge at stop
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+
+    @property
+    def offset(self) -> int:
+        """What may be acknowledged now: the lowest update still in hand, else one past the last fetched."""
+        return min(self._in_hand) if self._in_hand else max(self._next, self.acknowledged)
+
+    @property
+    def in_hand(self) -> int:
+        return len(self._in_hand)
 
     def start(self) -> None:
         """Poll in a background task until `stop()`."""
@@ -63,14 +142,39 @@ class Poller:
             self._task.result()
 
     async def stop(self) -> None:
-        """Stop fetching; a poll in progress is abandoned, so what it fetched is not acknowledged."""
+        """Stop fetching at once (a poll in progress is abandoned: what it fetched is not acknowledged), give
+        the updates in hand `budget` seconds, and cancel the rest, which stay unacknowledged."""
         self._stop.set()
         if self._task is not None and not self._task.done():
             with contextlib.suppress(Exception):
                 await self._task
+        if self._in_hand:
+            await asyncio.wait(list(self._in_hand.values()), timeout=self.budget)
+        self._final = self.offset
+        left = list(self._in_hand.values())
+        if left:
+            self.unfinished = len(left)
+            logger.warning("Stopped with %d updates unfinished; Telegram will send them again.", len(left))
+            for task in left:
+                task.cancel()
+            await asyncio.gather(*left, return_exceptions=True)
+
+    async def acknowledge(self) -> None:
+        """At stop, after the conversation store was written: tell Telegram what was handled."""
+        offset = self.offset if self._final is None else self._final
+        if offset <= self.acknowledged:
+            return
+        try:
+            await self.application.bot.do_api_request(
+                GET_UPDATES, api_kwargs={"offset": offset, "limit": 1, "timeout": 0,
+                                         "allowed_updates": self.allowed_updates})
+            self.acknowledged = offset
+        except TelegramError as exc:
+            logger.warning("Could not acknowledge the last updates (%s); Telegram will send them again.",
+                           type(exc).__name__)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Poll until `stop` is set; a poll in progress is abandoned (what it fetched is not acknowledged)."""
+        """Poll until `stop` is set; InvalidToken (the token revoked while running) is raised."""
         while not stop.is_set():
             poll = asyncio.ensure_future(self.poll_once())
             stopping = asyncio.ensure_future(stop.wait())
@@ -81,17 +185,25 @@ class Poller:
                 with contextlib.suppress(asyncio.CancelledError):
                     await poll
                 return
-            delay = poll.result()  # InvalidToken (revoked while running) is raised
+            delay = poll.result()
             if delay:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(stop.wait(), delay)
 
     async def poll_once(self) -> float:
-        """One getUpdates call and its updates handed over; returns how long to pause before the next."""
+        """Write what was handled to the store, acknowledge it and fetch more (all in one getUpdates call);
+        returns how long to pause before the next call."""
+        if len(self._in_hand) >= self.limit:  # the bound: wait until something in hand finishes
+            await self._finished_or(None)
+            return 0.0
+        offset = self.offset
+        if offset > self.acknowledged:
+            await self.application.update_persistence()  # first durable, then acknowledged
         try:
             raw = await self.application.bot.do_api_request(
-                GET_UPDATES, api_kwargs={"offset": self.offset, "limit": self.limit, "timeout": self.timeout,
-                                          "allowed_updates": self.allowed_updates},
+                GET_UPDATES, api_kwargs={"offset": offset, "limit": self.limit,
+                                         "timeout": 0 if self._in_hand else self.timeout,
+                                         "allowed_updates": self.allowed_updates},
                 read_timeout=self.timeout + 10,
             )
         except InvalidToken:
@@ -101,41 +213,48 @@ class Poller:
         if not isinstance(raw, list):
             return self._failed(TypeError("getUpdates did not return a list"))
         self._failures = 0
+        self.acknowledged = max(self.acknowledged, offset)
+        self._done = {u for u in self._done if u >= self.acknowledged}
+        fresh = 0
         for item in raw:
-            update = self._parse(item)
-            if update is not None:
-                await self.application.update_queue.put(update)
+            update_id = item.get("update_id") if isinstance(item, dict) else None
+            if (not isinstance(update_id, int) or update_id < self.acknowledged or update_id in self._in_hand
+                    or update_id in self._done):
+                if not isinstance(update_id, int) or isinstance(update_id, bool):
+                    self.skipped += 1
+                    logger.warning("Skipped an update without an update_id from getUpdates.")
+                continue
+            fresh += 1
+            self._next = max(self._next, update_id + 1)
+            update = self._parse(update_id, item)
+            if update is None:
+                self._done.add(update_id)
+            else:
+                self._in_hand[update_id] = asyncio.create_task(self._handle(update_id, update))
+        if not fresh and self._in_hand:  # only updates still in hand came back: wait a little for them
+            await self._finished_or(BUSY_WAIT)
         return 0.0
 
-    async def acknowledge(self) -> None:
-        """Tell Telegram that everything below the offset is handled (one short getUpdates call)."""
-        if not self.offset:
-            return
-        try:
-            await self.application.bot.do_api_request(
-                GET_UPDATES, api_kwargs={"offset": self.offset, "limit": 1, "timeout": 0,
-                                          "allowed_updates": self.allowed_updates})
-        except TelegramError as exc:
-            logger.warning("Could not acknowledge the last updates (%s); Telegram will send them again.",
-                           type(exc).__name__)
+    async def _finished_or(self, timeout: float | None) -> None:
+        self._changed.clear()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), timeout)
 
-    def _parse(self, item: object) -> Update | None:
-        """The update, or None (logged without its content) when it cannot be parsed; the offset moves past it."""
-        update_id = item.get("update_id") if isinstance(item, dict) else None
-        if not isinstance(item, dict) or not isinstance(update_id, int) or isinstance(update_id, bool):
-            self.skipped += 1
-            logger.warning("Skipped an update without an update_id from getUpdates.")
-            return None
-        self.offset = max(self.offset, update_id + 1)
+    async def _handle(self, update_id: int, update: Update) -> None:
         try:
-            update = Update.de_json(item, self.application.bot)
-            message = update.effective_message
-            if message is not None and message.chat is None:  # the library lets it through; handlers need it
-                raise KeyError("chat")
-        except Exception as exc:  # noqa: BLE001 - whatever the library chokes on, the other chats go on
-            self.skipped += 1
-            logger.warning("Skipped update %d: it could not be parsed (%s).", update_id, type(exc).__name__)
-            return None
+            await self.dispatcher.handle(update)
+        except asyncio.CancelledError:  # the stop budget ran out: left unacknowledged
+            self._in_hand.pop(update_id, None)
+            raise
+        except Exception as exc:  # noqa: BLE001 - handler errors already went to the error handler
+            logger.error("Update %d could not be handled (%s).", update_id, type(exc).__name__)
+        self._in_hand.pop(update_id, None)
+        self._done.add(update_id)
+        self._changed.set()
+
+    def _parse(self, update_id: int, item: dict[str, Any]) -> Update | None:
+        update = parse_update(update_id, item, self.application)
+        self.skipped += update is None
         return update
 
     def _failed(self, error: Exception) -> float:

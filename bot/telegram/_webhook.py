@@ -23,6 +23,8 @@ from telegram import Update
 from telegram.error import InvalidToken, NetworkError
 from telegram.ext import Application
 
+from ._polling import STOP_BUDGET, Dispatcher, parse_update
+
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_BODY_BYTES = 1_000_000
 RETRY_SECONDS = 1.0
@@ -38,7 +40,8 @@ async def serve_webhook(application: App, *, url: str, listen: str, port: int, s
     Bot API failures at start-up are retried `retries` times (a rejected token is not) and then raised;
     OSError when the port cannot be opened."""
     stop = stop or stop_on_signals()
-    server = tornado.httpserver.HTTPServer(web_app(application, urlsplit(url).path, secret),
+    handling = Handling(Dispatcher(application))
+    server = tornado.httpserver.HTTPServer(web_app(application, urlsplit(url).path, secret, handling),
                                           max_body_size=MAX_BODY_BYTES)
     await with_retries(application.initialize, retries)
     try:
@@ -50,7 +53,8 @@ async def serve_webhook(application: App, *, url: str, listen: str, port: int, s
         await application.start()
         await stop.wait()
     finally:
-        server.stop()
+        server.stop()  # no new connections; the updates being handled get the stop budget
+        await handling.finish(STOP_BUDGET)
         await server.close_all_connections()
         if application.running:
             await application.stop()
@@ -59,11 +63,49 @@ async def serve_webhook(application: App, *, url: str, listen: str, port: int, s
             await application.post_shutdown(application)
 
 
-def web_app(application: App, path: str, secret: str) -> tornado.web.Application:
+class Handling:
+    """The updates being handled for webhook requests: each request is answered (acknowledged) only once
+    its update is handled and written to the store, so Telegram sends again what a crash or stop cut off."""
+
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self.dispatcher = dispatcher
+        self.stopping = False
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def handle(self, update: Update) -> bool:
+        """Handle `update` and make it durable; False when stopping cut it off (then it is not acknowledged)."""
+        if self.stopping:
+            return False
+        task = asyncio.ensure_future(self.dispatcher.handle(update))
+        self._tasks.add(task)
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            return False
+        finally:
+            self._tasks.discard(task)
+        await self.dispatcher.application.update_persistence()
+        return True
+
+    async def finish(self, budget: float) -> None:
+        """At stop: refuse new updates, give those in hand `budget` seconds, cancel the rest."""
+        self.stopping = True
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=budget)
+        left = [task for task in self._tasks if not task.done()]
+        if left:
+            logger.warning("Stopped with %d updates unfinished; Telegram will send them again.", len(left))
+            for task in left:
+                task.cancel()
+            await asyncio.gather(*left, return_exceptions=True)
+
+
+def web_app(application: App, path: str, secret: str, handling: Handling | None = None) -> tornado.web.Application:
     """The routes: POST updates to `path` (with the secret token), GET /healthz."""
     route = re.escape("/" + path.strip("/")) + "/?"
+    handling = handling or Handling(Dispatcher(application))
     return tornado.web.Application([
-        (route, UpdateHandler, {"bot_app": application, "secret": secret}),
+        (route, UpdateHandler, {"bot_app": application, "secret": secret, "handling": handling}),
         (r"/healthz", HealthHandler, {"bot_app": application}),
     ], log_function=lambda handler: None)  # request lines carry nothing useful; bodies are health data
 
@@ -73,21 +115,28 @@ class UpdateHandler(tornado.web.RequestHandler):
 
     SUPPORTED_METHODS = ("POST",)
 
-    def initialize(self, bot_app: App, secret: str) -> None:
+    def initialize(self, bot_app: App, secret: str, handling: Handling) -> None:
         self.bot_app = bot_app
         self.secret = secret
+        self.handling = handling
 
     async def post(self) -> None:
-        """Queue the update for the Application; the body itself is never logged."""
+        """Handle the update, then answer 200 (Telegram's acknowledgment); the body itself is never logged.
+        An update the library cannot parse is skipped (one log line) and acknowledged."""
         given = self.request.headers.get(SECRET_HEADER, "")
         if not hmac.compare_digest(given.encode(), self.secret.encode()):
             raise tornado.web.HTTPError(HTTPStatus.FORBIDDEN)
         try:
-            update = Update.de_json(json.loads(self.request.body), self.bot_app.bot)
-        except Exception:  # noqa: BLE001 - any malformed body is the sender's problem
+            item = json.loads(self.request.body)
+        except ValueError:
+            item = None
+        update_id = item.get("update_id") if isinstance(item, dict) else None
+        if not isinstance(item, dict) or not isinstance(update_id, int):
             logger.warning("Rejected a webhook request whose body is not an update.")
-            raise tornado.web.HTTPError(HTTPStatus.BAD_REQUEST) from None
-        await self.bot_app.update_queue.put(update)
+            raise tornado.web.HTTPError(HTTPStatus.BAD_REQUEST)
+        update = parse_update(update_id, item, self.bot_app)
+        if update is not None and not await self.handling.handle(update):  # stopping: sent again later
+            raise tornado.web.HTTPError(HTTPStatus.SERVICE_UNAVAILABLE)
 
 
 class HealthHandler(tornado.web.RequestHandler):
