@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import re
@@ -383,8 +384,7 @@ async def test_webhook_mode(api: FakeBotAPI) -> None:
             assert health.status == 200 and await health.json() == {"ok": True, "bot": "hipbot_test_bot"}
         message = api.push_message(81, CAUSE)
         update = {"update_id": 1, "message": message}
-        async with session.post(f"{base}/hook", json=update) as refused:
-            assert refused.status == 403
+        assert (await _raw_request(port, "POST /hook", {"Content-Length": "10"}, b"{}")).startswith(b"HTTP/1.1 403")
         secret = {"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
         async with session.post(f"{base}/hook", data=b"{not json", headers=secret) as malformed:
             assert malformed.status == 400
@@ -400,6 +400,78 @@ async def test_webhook_mode(api: FakeBotAPI) -> None:
     async with aiohttp.ClientSession() as session:
         with pytest.raises(aiohttp.ClientConnectionError):
             await session.get(f"{base}/healthz")
+
+
+async def _raw_request(port: int, line: str, headers: dict[str, str], body: bytes = b"") -> bytes:
+    """Send a request's line and headers (and `body`, if any) on a fresh connection; the whole response."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    head = "".join(f"{k}: {v}\r\n" for k, v in {"Host": "x", **headers}.items())
+    response = b""
+    try:
+        writer.write(f"{line} HTTP/1.1\r\n{head}\r\n".encode() + body)
+        await writer.drain()
+        response = await asyncio.wait_for(reader.read(), 30)  # until the server closes
+    except ConnectionResetError:  # the server cut the request off
+        pass
+    writer.close()
+    return response
+
+
+@contextlib.asynccontextmanager
+async def _webhook(api: FakeBotAPI, limits: Any) -> AsyncIterator[int]:
+    application = build_application(TOKEN, base_url=api.base_url, persistence=None, rate_limit=False,
+                                    timeout=BOT_TIMEOUT)
+    port, stop = _free_port(), asyncio.Event()
+    serving = asyncio.create_task(serve_webhook(application, url="https://bot.example/hook", listen="127.0.0.1",
+                                                port=port, secret="s3cret", retries=0, allowed_updates=ALLOWED_UPDATES,
+                                                stop=stop, limits=limits))
+    await api.wait_for(lambda: bool(api.webhook), timeout=30)
+    while not application.running:  # started right after setWebhook, with no further call to the fake
+        await asyncio.sleep(0.01)
+    try:
+        yield port
+    finally:
+        stop.set()
+        await asyncio.wait_for(serving, 30)
+
+
+async def test_webhook_checks_the_secret_and_size_before_reading_the_body(api: FakeBotAPI) -> None:
+    from bot.telegram._webhook import WebhookLimits
+
+    async with _webhook(api, WebhookLimits(max_body_bytes=100_000)) as port:
+        # headers only, a 1 MB body announced and never sent: answered from the headers alone
+        no_secret = await _raw_request(port, "POST /hook", {"Content-Length": "1000000"})
+        assert no_secret.startswith(b"HTTP/1.1 403")
+        too_big = await _raw_request(port, "POST /hook", {"Content-Length": "1000000",
+                                                          "X-Telegram-Bot-Api-Secret-Token": "s3cret"})
+        assert too_big.startswith(b"HTTP/1.1 413")
+        chunked = await _raw_request(port, "POST /hook", {"Transfer-Encoding": "chunked",
+                                                          "X-Telegram-Bot-Api-Secret-Token": "s3cret"},
+                                     b"".join(b"%x\r\n%s\r\n" % (50_000, b"x" * 50_000) for _ in range(3)))
+        assert not chunked.startswith(b"HTTP/1.1 200")  # cut off past the limit
+
+
+async def test_webhook_slow_clients_cannot_starve_it(api: FakeBotAPI) -> None:
+    """Half-written requests are dropped after the header timeout, and past the connection cap the oldest
+    are closed: /healthz and Telegram's updates keep being answered."""
+    from bot.telegram._webhook import WebhookLimits
+
+    async with _webhook(api, WebhookLimits(header_timeout=0.5, max_connections=20)) as port:
+        slow = [await asyncio.open_connection("127.0.0.1", port) for _ in range(60)]
+        for _, writer in slow:
+            writer.write(b"POST /hook HTTP/1.1\r\nHost: x\r\nContent-Le")  # and never the rest
+            await writer.drain()
+        health = await _raw_request(port, "GET /healthz", {"Connection": "close"})
+        assert health.startswith(b"HTTP/1.1 200")
+        message = api.push_message(82, CAUSE)
+        body = json.dumps({"update_id": 5, "message": message}).encode()
+        ok = await _raw_request(port, "POST /hook", {"Content-Length": str(len(body)), "Connection": "close",
+                                                     "Content-Type": "application/json",
+                                                     "X-Telegram-Bot-Api-Secret-Token": "s3cret"}, body)
+        assert ok.startswith(b"HTTP/1.1 200") and api.replies(82)
+        for reader, writer in slow:  # every one is closed by the server: evicted, or timed out
+            assert await asyncio.wait_for(reader.read(), 30) == b""
+            writer.close()
 
 
 async def test_hipbot_telegram_webhook_health_and_a_taken_port(api: FakeBotAPI, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import json
 import logging
 import re
 import signal
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,16 +34,52 @@ logger = logging.getLogger("bot.telegram")
 App = Application[Any, Any, Any, Any, Any, Any]
 
 
+@dataclass(frozen=True)
+class WebhookLimits:
+    """What one client may hold of the server, so slow or hostile clients cannot starve Telegram's requests
+    or /healthz: seconds to send the headers (and between requests on a kept-alive connection), seconds
+    to send the body, open connections (beyond it the oldest is closed), and the body's size."""
+
+    header_timeout: float = 10.0
+    body_timeout: float = 10.0
+    max_connections: int = 256
+    max_body_bytes: int = MAX_BODY_BYTES
+
+
+class CappedHTTPServer(tornado.httpserver.HTTPServer):
+    """tornado's HTTP server with a cap on open connections: a new one closes the oldest at the cap, so
+    connections that never finish their request (slowloris) make room instead of refusing newcomers."""
+
+    def initialize(self, *args: Any, max_connections: int = 256, **kwargs: Any) -> None:
+        super().initialize(*args, **kwargs)
+        self.max_connections = max_connections
+        self._streams: dict[Any, None] = {}  # open streams, oldest first
+        self.evicted = 0
+
+    def handle_stream(self, stream: Any, address: tuple[Any, ...]) -> None:
+        for old in [s for s in self._streams if s.closed()]:
+            del self._streams[old]
+        while len(self._streams) >= self.max_connections:
+            oldest = next(iter(self._streams))
+            del self._streams[oldest]
+            oldest.close()
+            self.evicted += 1
+        self._streams[stream] = None
+        super().handle_stream(stream, address)
+
+
 async def serve_webhook(application: App, *, url: str, listen: str, port: int, secret: str, retries: int,
-                        allowed_updates: list[str], stop: asyncio.Event | None = None) -> None:
+                        allowed_updates: list[str], stop: asyncio.Event | None = None,
+                        limits: WebhookLimits = WebhookLimits()) -> None:
     """Initialise, register the webhook, serve until SIGINT/SIGTERM (or `stop`), then shut down cleanly.
 
     Bot API failures at start-up are retried `retries` times (a rejected token is not) and then raised;
     OSError when the port cannot be opened."""
     stop = stop or stop_on_signals()
     handling = Handling(Dispatcher(application))
-    server = tornado.httpserver.HTTPServer(web_app(application, urlsplit(url).path, secret, handling),
-                                          max_body_size=MAX_BODY_BYTES)
+    server = CappedHTTPServer(web_app(application, urlsplit(url).path, secret, handling, limits.max_body_bytes),
+                              max_connections=limits.max_connections, max_body_size=limits.max_body_bytes,
+                              idle_connection_timeout=limits.header_timeout, body_timeout=limits.body_timeout)
     await with_retries(application.initialize, retries)
     try:
         server.listen(port, listen)  # before setWebhook, so Telegram's first delivery finds us
@@ -100,34 +137,65 @@ class Handling:
             await asyncio.gather(*left, return_exceptions=True)
 
 
-def web_app(application: App, path: str, secret: str, handling: Handling | None = None) -> tornado.web.Application:
+def web_app(application: App, path: str, secret: str, handling: Handling | None = None,
+            max_body_bytes: int = MAX_BODY_BYTES) -> tornado.web.Application:
     """The routes: POST updates to `path` (with the secret token), GET /healthz."""
     route = re.escape("/" + path.strip("/")) + "/?"
     handling = handling or Handling(Dispatcher(application))
     return tornado.web.Application([
-        (route, UpdateHandler, {"bot_app": application, "secret": secret, "handling": handling}),
+        (route, UpdateHandler, {"bot_app": application, "secret": secret, "handling": handling,
+                                "max_body_bytes": max_body_bytes}),
         (r"/healthz", HealthHandler, {"bot_app": application}),
     ], log_function=lambda handler: None)  # request lines carry nothing useful; bodies are health data
 
 
+@tornado.web.stream_request_body
 class UpdateHandler(tornado.web.RequestHandler):
-    """Telegram's POSTs: 403 without the secret token, 400 for a body that is not an update."""
+    """Telegram's POSTs: 403 without the secret token (decided on the headers, before any of the body is
+    read), 413 for a body over the limit, 400 for a body that is not an update."""
 
     SUPPORTED_METHODS = ("POST",)
 
-    def initialize(self, bot_app: App, secret: str, handling: Handling) -> None:
+    def initialize(self, bot_app: App, secret: str, handling: Handling, max_body_bytes: int) -> None:
         self.bot_app = bot_app
         self.secret = secret
         self.handling = handling
+        self.max_body_bytes = max_body_bytes
+        self.body = bytearray()
+
+    async def prepare(self) -> None:
+        """Check the secret and the declared size from the headers alone."""
+        given = self.request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), self.secret.encode()):
+            await self._refuse(HTTPStatus.FORBIDDEN)
+            return
+        declared = self.request.headers.get("Content-Length", "0")
+        if not declared.isdigit() or int(declared) > self.max_body_bytes:
+            await self._refuse(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+
+    async def data_received(self, chunk: bytes) -> None:
+        """Collect the body (chunked bodies too), never past the limit."""
+        if self._finished:
+            return
+        self.body += chunk
+        if len(self.body) > self.max_body_bytes:
+            self.body = bytearray()
+            await self._refuse(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+
+    async def _refuse(self, status: HTTPStatus) -> None:
+        """Answer `status` and close the connection, so the rest of the body is never read."""
+        self.set_status(status)
+        self.set_header("Connection", "close")
+        await self.finish()
+        close = getattr(self.request.connection, "close", None)  # HTTP1Connection.close: the stream too
+        if close is not None:
+            close()
 
     async def post(self) -> None:
         """Handle the update, then answer 200 (Telegram's acknowledgment); the body itself is never logged.
         An update the library cannot parse is skipped (one log line) and acknowledged."""
-        given = self.request.headers.get(SECRET_HEADER, "")
-        if not hmac.compare_digest(given.encode(), self.secret.encode()):
-            raise tornado.web.HTTPError(HTTPStatus.FORBIDDEN)
         try:
-            item = json.loads(self.request.body)
+            item = json.loads(self.body)
         except ValueError:
             item = None
         update_id = item.get("update_id") if isinstance(item, dict) else None
