@@ -157,6 +157,42 @@ async def test_suggestion_button(api: FakeBotAPI, launch: Launch) -> None:
     assert len(api.replies(5)) == 2
 
 
+async def test_forged_and_unknown_button_data_is_answered_as_expired(api: FakeBotAPI, launch: Launch,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    async with launch():
+        api.push_message(6, CAUSE)
+        [first] = await api.wait_replies(6, 1)
+        forged = [api.push_callback(first, data) for data in ("s:" + "9" * 5000 + ":0", "s:1:" + "9" * 5000,
+                                                              "f:" + "9" * 5000 + ":up", "zz", "")]
+        await api.wait_for(lambda: all(api.answered(q) for q in forged))
+        await settle()
+    assert [c.params.get("text") for c in api.calls_of("answerCallbackQuery")] == [EXPIRED] * len(forged)
+    assert len(api.replies(6)) == 1 and "Error while handling" not in caplog.text
+
+
+async def test_a_rolled_back_store_cannot_match_a_lost_reply_s_buttons(api: FakeBotAPI, launch: Launch,
+                                                                       tmp_path: Path) -> None:
+    """kill -9 can roll the store back past a reply the user still sees; its buttons must not pick a
+    suggestion of a later reply."""
+    store = tmp_path / "state" / "telegram.sqlite3"
+    async with launch():
+        api.push_message(13, CAUSE)
+        await api.wait_replies(13, 1)
+    snapshot = store.read_bytes()
+    async with launch():
+        api.push_message(13, "Where should the pad sit?")
+        lost = (await api.wait_replies(13, 2))[-1]
+    store.write_bytes(snapshot)  # as if killed before that reply's chat was written
+    async with launch():
+        api.push_message(13, "How high should the bench be?")
+        await api.wait_replies(13, 3)
+        query = api.push_callback(lost, lost["reply_markup"]["inline_keyboard"][0][0]["callback_data"])
+        await api.wait_for(lambda: api.answered(query))
+        await settle()
+    assert api.calls_of("answerCallbackQuery")[-1].params.get("text") == EXPIRED
+    assert len(api.replies(13)) == 3
+
+
 async def test_long_answer_is_split(api: FakeBotAPI, launch: Launch) -> None:
     paragraphs = [f"Paragraph {n} <&> 💪\n" + "word " * (100 + 30 * n) for n in range(20)]
     unbroken = "💪" * 3000  # 6000 UTF-16 units without a line break: hard-cut
@@ -287,6 +323,13 @@ async def test_a_caption_is_read_like_text(api: FakeBotAPI, launch: Launch, kind
     assert guidance["text"] == expected(flag).text and "physical therapist" in guidance["text"]
     assert not_text["text"] == NOT_TEXT
     assert answered["text"] == expected(flag).text and len(api.replies(group)) == 1
+
+
+async def test_dice_and_polls_get_the_not_text_reply(api: FakeBotAPI, launch: Launch) -> None:
+    async with launch():
+        api.push_message(53, dice={"emoji": "🎲", "value": 4})
+        [reply] = await api.wait_replies(53, 1)
+    assert reply["text"] == NOT_TEXT
 
 
 async def test_errors_are_logged_without_text_and_apologised(api: FakeBotAPI, launch: Launch,

@@ -31,8 +31,8 @@ logger = logging.getLogger("bot.telegram")
 INLINE_ANSWER_CHARS = 1000
 SWEEP_EVERY_SECONDS = 3600.0
 DAY = 86400.0
-SUGGESTION_DATA = re.compile(r"s:(\d+):(\d+)")
-FEEDBACK_DATA = re.compile(r"f:(\d+):(up|down)")
+SUGGESTION_DATA = re.compile(r"s:(\d{1,20}):(\d{1,3})")  # bounded: forged data of 5,000 digits is just expired
+FEEDBACK_DATA = re.compile(r"f:(\d{1,20}):(up|down)")
 FEEDBACK_ON = ("cause", "fix", "about")  # answers from the article carry 👍 / 👎 when the review inbox is on
 REMEMBERED_ANSWERS = 10_000  # chats whose last answer is kept in memory (only while the inbox is on) for a 👎
 
@@ -56,7 +56,8 @@ COMMANDS = [
 CAPTIONED = filters.CAPTION & (filters.PHOTO | filters.Document.ALL | filters.VIDEO | filters.ANIMATION)
 NON_TEXT = (
     filters.Sticker.ALL | filters.PHOTO | filters.VOICE | filters.AUDIO | filters.VIDEO | filters.VIDEO_NOTE
-    | filters.ANIMATION | filters.Document.ALL | filters.LOCATION | filters.CONTACT
+    | filters.ANIMATION | filters.Document.ALL | filters.LOCATION | filters.CONTACT | filters.Dice.ALL
+    | filters.POLL | filters.VENUE | filters.STORY
 )
 
 
@@ -89,6 +90,7 @@ class Handlers:
             MessageHandler(new & NON_TEXT, self.on_non_text),
             CallbackQueryHandler(self.on_button, pattern=r"^s:"),
             CallbackQueryHandler(self.on_feedback, pattern=r"^f:"),
+            CallbackQueryHandler(self.on_unknown_button),  # any other data: answered, so the client stops waiting
         ])
         application.add_error_handler(self.on_error)
 
@@ -164,6 +166,10 @@ class Handlers:
             self.review.mark_unhelpful(answered[1], answered[2])
         await quietly(query.answer(THANKS_DOWN if match[2] == "down" else THANKS_UP))
 
+    async def on_unknown_button(self, update: Update, context: Context) -> None:
+        """Button data this bot never sent (forged, or from an older version): answered as expired."""
+        await quietly(cast(CallbackQuery, update.callback_query).answer(EXPIRED))
+
     async def on_non_text(self, update: Update, context: Context) -> None:
         """Stickers, photos, voice...: a short polite reply (in groups only when addressed)."""
         message = cast(Message, update.effective_message)
@@ -193,7 +199,9 @@ class Handlers:
             reply = await asyncio.to_thread(self.answer, text, state)
         if self.review is not None:  # queued for the inbox's own thread: a locked file never delays the answer
             self.review.consider(text, reply)
-        generation = data.get("generation", 0) + 1
+        # The update's id, not a counter: unique and rising, so after a store rolled back by a kill the buttons
+        # of a reply it lost cannot match a later reply's.
+        generation = max(update.update_id, data.get("generation", 0) + 1)
         data.update(state=reply.state.to_dict(), generation=generation, suggestions=list(reply.suggestions),
                     seen=self.clock())
         self._forget_idle_chats(context.application)
