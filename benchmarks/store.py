@@ -17,17 +17,24 @@ SHUTDOWN_TARGET = 3.0  # seconds, at 100 000 stored chats
 STALL_TARGET = 0.05  # seconds: the longest the event loop may wait while a typical batch is written
 TYPICAL_CHANGED = 1000  # chats changed between two writes: more than Telegram's ~30 replies/s allow in 10 s
 PER_CHAT = "why does my lower back hurt on hip thrusts?"
+CONVERSATION = (PER_CHAT, "how do I fix that?", "what else?", "where should the pad sit?", "my leg tingles")
 _CHAT_RSS = """
-import copy, gc, sys
+import gc, json, sys
 import psutil
 from bot import answer
-data = {"state": answer(sys.argv[2], None).state.to_dict(), "generation": 3,
-        "suggestions": ["How do I fix it?", "When should I see a professional?"], "seen": 1.0e9}
+from bot.telegram._store import read_chat
+state = None
+for text in sys.argv[2:]:
+    reply = answer(text, state)
+    state = reply.state
+data = {"state": state.to_dict(), "generation": 987654321, "update": 987654321,
+        "suggestions": list(reply.suggestions), "seen": 1.0e9}
+text = json.dumps(data)
 chats = {}
 gc.collect()
 before = psutil.Process().memory_info().rss
 for chat in range(int(sys.argv[1])):
-    chats[chat] = copy.deepcopy(data)
+    chats[chat] = read_chat(text)  # as the store loads it after a restart
 gc.collect()
 print(psutil.Process().memory_info().rss - before)
 """
@@ -62,7 +69,8 @@ async def _measure(stored: int, changed: int) -> StoreRun:
     with tempfile.TemporaryDirectory(prefix="hipbot-bench-store-") as folder:
         path = Path(folder) / "telegram.sqlite3"
         filler = ChatStore(path)
-        await asyncio.gather(*(filler.update_chat_data(chat, {"state": state, "generation": 1}) for chat in range(stored)))
+        await asyncio.gather(*(filler.update_chat_data(chat, {"state": state, "generation": 1})
+                               for chat in range(stored)))
         await filler.flush()
         store = ChatStore(path)
         application = ApplicationBuilder().token(TOKEN).persistence(store).build()
@@ -102,8 +110,10 @@ class _Ticker:
 
 
 def chat_rss(chats: int) -> int:
-    """Bytes of RSS that `chats` chats' data take in a bot process (a fresh child, one conversation each)."""
-    run = run_child([sys.executable, "-c", _CHAT_RSS, str(chats), PER_CHAT], child_env(Path(tempfile.gettempdir())))
+    """Bytes of RSS that `chats` chats' data take in a bot process (a fresh child): each chat five turns into a
+    conversation (a red flag among them), loaded from the store as after a restart, so no string is shared."""
+    run = run_child([sys.executable, "-c", _CHAT_RSS, str(chats), *CONVERSATION],
+                    child_env(Path(tempfile.gettempdir())))
     return int(run.checked("chat RSS").stdout)
 
 
@@ -139,7 +149,8 @@ def store_table(runs: Sequence[StoreRun], chat_bytes: int, one_session: int, man
              f"sees; the last row, every chat changed at once, is the worst case. The stall is the longest extra "
              f"wait of a 1 ms sleeper during the write: PTB's deepcopy of each changed chat and its gather run on "
              f"the loop, the JSON encoding and the SQLite write in a thread. RSS per 10,000 Telegram chats in "
-             f"memory: {chat_bytes / MB:.1f} MB. hipbot ask --jsonl peak RSS: {one_session / MB:.0f} MB for one "
+             f"memory: {chat_bytes / MB:.1f} MB (five turns into a conversation each, as loaded from the "
+             f"store). hipbot ask --jsonl peak RSS: {one_session / MB:.0f} MB for one "
              f"session, {many_sessions / MB:.0f} MB for 10,000 sessions, so about "
              f"{(many_sessions - one_session) / MB:.1f} MB per 10,000 sessions. 1 MB = 10^6 bytes.",
         checks=[

@@ -43,7 +43,14 @@ def _fill_up(store: ChatStore) -> None:
 
 
 def _stored(path: Path) -> dict[int, Any]:
-    return asyncio.run(ChatStore(path).get_chat_data())
+    async def load() -> dict[int, Any]:
+        store = ChatStore(path)
+        try:
+            return await store.get_chat_data()
+        finally:
+            await store.flush()
+
+    return asyncio.run(load())
 
 
 def test_a_failed_batch_is_kept_and_written_once_the_disk_recovers(tmp_path: Path,
@@ -238,3 +245,20 @@ def test_one_store_one_owner(tmp_path: Path) -> None:
 
     asyncio.run(session())
     assert not list(tmp_path.glob("*.unreadable-*"))
+
+
+def test_loaded_chats_share_their_strings(tmp_path: Path) -> None:
+    """After a restart every chat's data comes from JSON; equal strings are one object, not one per chat."""
+    path = tmp_path / "store.sqlite3"
+
+    async def write() -> None:
+        store = ChatStore(path)
+        await store.get_chat_data()
+        for chat in (1, 2):
+            await store.update_chat_data(chat, {"suggestions": ["How do I fix it?"], "state": {"topic": "fix.x"}})
+        await store.flush()
+
+    asyncio.run(write())
+    loaded = _stored(path)
+    assert loaded[1]["suggestions"][0] is loaded[2]["suggestions"][0]
+    assert loaded[1]["state"]["topic"] is loaded[2]["state"]["topic"]
