@@ -687,6 +687,25 @@ async def test_an_update_sent_again_after_a_restart_is_not_answered_twice(api: F
     assert f"Update {first['update_id']} was handled before a restart" in caplog.text
 
 
+async def test_an_old_record_does_not_make_a_new_update_a_duplicate(api: FakeBotAPI, launch: Launch,
+                                                                   tmp_path: Path) -> None:
+    """Telegram keeps updates 24 hours, and after a quiet week may start its update ids afresh, lower: a chat's
+    record older than a day does not stop a new update with a lower id from being answered."""
+    async with launch():
+        api.push_message(212, CAUSE)
+        await api.wait_replies(212, 1)
+    store = tmp_path / "state" / "telegram.sqlite3"
+    with contextlib.closing(sqlite3.connect(store)) as db, db:
+        [(text,)] = db.execute("SELECT data FROM chats WHERE id = 212")
+        data = json.loads(text)
+        assert data["update"] == api.pushed[-1]["update_id"]
+        data.update(update=10**9, update_at=data["update_at"] - 8 * 86400)  # a week ago, a much higher id
+        db.execute("UPDATE chats SET data = ? WHERE id = 212", (json.dumps(data),))
+    async with launch():
+        api.push_message(212, FIX_FOLLOW_UP)
+        await api.wait_replies(212, 2)
+
+
 def _start_bot(api: FakeBotAPI, store: Path, *args: str) -> asyncio.Future[asyncio.subprocess.Process]:
     return asyncio.ensure_future(asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot.cli", "telegram", "--base-url", api.base_url, "--persistence", str(store), *args,

@@ -23,7 +23,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from telegram import Update
@@ -39,6 +40,10 @@ BATCH = 100  # updates per getUpdates call (Telegram's maximum), and the most in
 STOP_BUDGET = 8.0  # seconds to finish the updates in hand at stop (systemd and compose kill after 15)
 BUSY_WAIT = 0.5  # seconds between polls while every update fetched is still in hand
 LAST_UPDATE = "update"  # chat_data key: the last update_id handled in the chat
+LAST_UPDATE_AT = "update_at"  # chat_data key: when it was handled
+# Telegram keeps an update for 24 hours, so only then can it come again; and after a week without any update
+# it may start its ids afresh, lower: an older record must not make a new update look like a duplicate.
+REDELIVERY_WINDOW = 86400.0
 # The raw call: Bot.get_updates parses a batch as a whole, which is what goes wrong. Bot API method names
 # are case-insensitive; the lower-case spelling keeps PTB from suggesting Bot.get_updates instead.
 GET_UPDATES = "getupdates"
@@ -63,8 +68,9 @@ class Dispatcher:
     """Runs an update through the Application (its per-chat ordering included) and records it in the
     chat's data, so an update delivered again after a restart is recognised and not answered twice."""
 
-    def __init__(self, application: App) -> None:
+    def __init__(self, application: App, clock: Callable[[], float] = time.time) -> None:
         self.application = application
+        self.clock = clock
         self.duplicates = 0
 
     async def handle(self, update: Update) -> None:
@@ -80,8 +86,11 @@ class Dispatcher:
     def _handled_before(self, update: Update) -> bool:
         chat = update.effective_chat
         data = self.application.chat_data.get(chat.id) if chat is not None else None
-        last = data.get(LAST_UPDATE) if data else None
-        return isinstance(last, int) and update.update_id <= last
+        if not data:
+            return False
+        last, at = data.get(LAST_UPDATE), data.get(LAST_UPDATE_AT)
+        return (isinstance(last, int) and isinstance(at, (int, float)) and update.update_id <= last
+                and self.clock() - at < REDELIVERY_WINDOW)
 
     def _record(self, update: Update) -> None:
         """Remember the update in its chat's data (only in chats where the bot keeps a conversation)."""
@@ -89,8 +98,8 @@ class Dispatcher:
         data = self.application.chat_data.get(chat.id) if chat is not None else None
         if chat is None or not data:
             return
-        last = data.get(LAST_UPDATE)
-        data[LAST_UPDATE] = max(update.update_id, last) if isinstance(last, int) else update.update_id
+        data[LAST_UPDATE] = update.update_id if not self._handled_before(update) else data[LAST_UPDATE]
+        data[LAST_UPDATE_AT] = self.clock()
         self.application.mark_data_for_update_persistence(chat_ids=chat.id)
 
 
@@ -218,8 +227,7 @@ class Poller:
         fresh = 0
         for item in raw:
             update_id = item.get("update_id") if isinstance(item, dict) else None
-            if (not isinstance(update_id, int) or update_id < self.acknowledged or update_id in self._in_hand
-                    or update_id in self._done):
+            if not isinstance(update_id, int) or update_id in self._in_hand or update_id in self._done:
                 if not isinstance(update_id, int) or isinstance(update_id, bool):
                     self.skipped += 1
                     logger.warning("Skipped an update without an update_id from getUpdates.")
