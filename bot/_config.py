@@ -126,6 +126,7 @@ class Routing:
     min_confidence: float
     sure: float
     red_flag_classifier: float
+    asked_classifier: float
     topic_cue_bonus: float
     followup_bonus: float
     retrieval_weight: float
@@ -202,7 +203,7 @@ _SCHEMA: dict[str, type] = {
     "version": int, "intents": dict, "replies": dict, "routing": dict, "pairs": dict, "cues": dict,
     "off_topic": dict, "back_trouble": str, "question": str, "followup": list, "followup_breakers": str,
     "pain": str, "negation": str, "negation_breakers": str, "negation_undone": str, "red_flags": dict,
-    "signs": dict, "not_signs": list,
+    "signs": dict, "not_signs": list, "fragments": dict,
     "tiers": dict, "safety": dict, "not_covered": dict, "smalltalk": dict, "topic_cues": dict,
     "lexicon": dict, "examples": dict, "picture": dict, "copy": dict, "topics": dict, "more": str, "everything": str,
 }
@@ -262,6 +263,7 @@ class Checker:
 
     def __init__(self, name: str) -> None:
         self.name = name
+        self.fragments: dict[str, str] = {}  # %name% in a pattern stands for fragments[name]
 
     def fail(self, place: str, problem: str) -> DataError:
         return DataError(self.name, place, problem)
@@ -277,10 +279,16 @@ class Checker:
         return tuple(self.typed(item, str, f"{place}[{i}]") for i, item in enumerate(items))
 
     def pattern(self, value: Any, place: str) -> re.Pattern[str]:
+        text = _FRAGMENT.sub(lambda m: self._fragment(m.group(1), place), self.typed(value, str, place))
         try:
-            return re.compile(self.typed(value, str, place))
+            return re.compile(text)
         except re.error as exc:
             raise self.fail(place, f"bad pattern: {exc}") from None
+
+    def _fragment(self, name: str, place: str) -> str:
+        if name not in self.fragments:
+            raise self.fail(place, f"unknown fragment %{name}% (fragments: {', '.join(self.fragments)})")
+        return f"(?:{self.fragments[name]})"
 
     def patterns(self, value: Any, place: str) -> tuple[re.Pattern[str], ...]:
         return tuple(self.pattern(item, f"{place}[{i}]") for i, item in enumerate(self.typed(value, list, place)))
@@ -294,6 +302,7 @@ class Checker:
                 raise self.fail(place or "top level", f"missing key {key!r}")
 
 
+_FRAGMENT = re.compile(r"%([a-z_]+)%")
 _TYPE_NAMES = {dict: "a mapping", list: "a list", str: "a string", int: "a whole number", float: "a number"}
 
 
@@ -302,6 +311,9 @@ def _build(raw: Any, check: Checker) -> Config:
     check.keys(data, tuple(_SCHEMA), "", required=tuple(_SCHEMA))
     for key, kind in _SCHEMA.items():
         check.typed(data[key], kind, key)
+    for name, fragment in data["fragments"].items():
+        check.pattern(fragment, f"fragments.{name}")  # on its own, so a broken one is named here
+        check.fragments[str(name)] = fragment
     intents = data["intents"]
     check.keys(intents, INTENTS, "intents")
     for intent, spec in intents.items():

@@ -36,17 +36,21 @@ class Engine:
     """Corpus, intents and index loaded once; `answer` is then pure and thread-safe."""
 
     def __init__(self, corpus: Path, intents: Path, cache: Path | None = None, slang: bool = True,
-                 check: Path | None = None, encoder: Encoder | None = None) -> None:
+                 check: Path | None = None, encoder: Encoder | None = None,
+                 tuning: dict[str, float] | None = None) -> None:
         """Load and check the data, then load the index from the cache or build it.
 
         `slang=False` drops the slang lexicon (for measuring what it buys); `check` is the
         guided check's questions (default: the project's check.yaml); `encoder` the sentence
-        encoder (default: the model shipped in the package).
+        encoder (default: the model shipped in the package); `tuning` overrides routing settings
+        (for measuring what a part buys, e.g. {"encoder_weight": 0.0}).
         """
         self.encoder = encoder or default_encoder()
         self.corpus_path, self.intents_path = corpus, intents
         self.chunks = load_corpus(corpus)
         self.config = load_config(intents)
+        if tuning:
+            self.config = replace(self.config, routing=replace(self.config.routing, **tuning))
         check_path = check or knowledge_paths().check
         self.check = GuidedCheck(load_check(check_path))
         _check_topics(self.config, self.chunks, str(intents))

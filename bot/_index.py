@@ -22,7 +22,7 @@ from ._text import features, weigh, words
 
 INDEX_FORMAT = 5
 _CODE_FILES = ("_text.py", "_index.py", "_lexicon.py", "_understanding.py")
-EMBEDDING_C = 4.0  # inverse regularisation of the embedding classifiers (chosen on the development sets)
+EMBEDDING_C = 16.0  # inverse regularisation of the embedding classifiers (chosen on the development sets)
 NONE = "none"  # the sign model's class for "no warning sign here"
 
 

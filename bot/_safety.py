@@ -256,9 +256,11 @@ class Safety:
         `asks_more`: the message asks for the guided check, the picture or something the article does not
         cover. After a sign, every reply repeats its advice except the few topics in `safety.answered_after`
         (none after an emergency sign)."""
-        if classifier_flag and classifier_flag[1] >= self.config.routing.red_flag_classifier:
-            if classifier_flag[0] == GENERAL and not state.red_flags:
-                return Triage((GENERAL,), asked=True)
+        routing = self.config.routing
+        if classifier_flag and classifier_flag[0] == GENERAL and classifier_flag[1] >= routing.asked_classifier \
+                and not state.red_flags:
+            return Triage((GENERAL,), asked=True)
+        if classifier_flag and classifier_flag[1] >= routing.red_flag_classifier:
             return self.combine((classifier_flag[0],), state)
         if not state.red_flags:
             return None

@@ -12,9 +12,10 @@ from ._encoder import Encoder
 from ._index import NONE, Index
 
 _SENTENCE = re.compile(r"[^.?!;\n]+")
-_CLAUSE = re.compile(r",|\b(?:but|and then|although|though|plus|also)\b")
+_CLAUSE = re.compile(r",|\b(?:but|and|although|though|plus|also|so)\b")
 MAX_PIECES = 24  # sentences and clauses read per message: a wall of text costs no more than this
-MIN_WORDS = 2  # a piece shorter than this is read only as part of its sentence
+MIN_WORDS = 3  # a clause shorter than this (in words of two letters or more) is read only within its sentence
+_WORD = re.compile(r"[a-z]{2,}")
 
 
 @dataclass(frozen=True)
@@ -42,10 +43,10 @@ def pieces(text: str) -> list[str]:
     found: list[str] = []
     for match in _SENTENCE.finditer(text):
         sentence = match.group().strip()
-        if len(sentence.split()) < MIN_WORDS:
+        if len(_WORD.findall(sentence)) < 2:
             continue
         found.append(sentence)
-        clauses = [c.strip() for c in _CLAUSE.split(sentence) if c and len(c.split()) >= MIN_WORDS]
+        clauses = [c.strip() for c in _CLAUSE.split(sentence) if c and len(_WORD.findall(c)) >= MIN_WORDS]
         if len(clauses) > 1:
             found.extend(clauses)
     return list(dict.fromkeys(found))[:MAX_PIECES]

@@ -237,6 +237,9 @@ def report_json(scores: Scores) -> dict[str, Any]:
     }
 
 
+_WITHOUT_ENCODER = {"encoder_weight": 0.0, "sign_sure": 2.0, "sign_maybe": 2.0}  # probabilities never reach 2
+
+
 def compare(cases: list[Case]) -> str:
     """One table scoring the full bot beside simpler answerers on the same cases."""
     from . import baselines
@@ -248,6 +251,9 @@ def compare(cases: list[Case]) -> str:
         "bare TF-IDF top chunk": baselines.bare_tfidf(engine),
         "rapidfuzz on example phrases": baselines.fuzzy_examples(engine),
         "full bot without slang lexicon": Engine(engine.corpus_path, engine.intents_path, slang=False).answer,
+        "TF-IDF only (no encoder)": Engine(engine.corpus_path, engine.intents_path, tuning=_WITHOUT_ENCODER).answer,
+        "encoder only for topics": Engine(engine.corpus_path, engine.intents_path,
+                                          tuning={"encoder_weight": 1.0}).answer,
     }
     lines = [f"{'system':<34}{'accuracy':>9}{'red-flag recall':>17}{'false escalation':>18}"]
     for name, answer in systems.items():
