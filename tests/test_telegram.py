@@ -719,7 +719,7 @@ def _start_bot(api: FakeBotAPI, store: Path, *args: str) -> asyncio.Future[async
 async def test_kill_mid_burst_then_restart_answers_every_message(api: FakeBotAPI, tmp_path: Path) -> None:
     """kill -9 while a burst is being answered: nothing fetched but unanswered is lost (it was never
     acknowledged), and only updates in hand at the kill (at most one batch) can be answered twice."""
-    store, chats = tmp_path / "telegram.sqlite3", range(2000, 2400)
+    store, chats = tmp_path / "telegram.sqlite3", range(2000, 2250)
     first = await _start_bot(api, store, "--no-rate-limit")
     for chat in chats:
         api.push_message(chat, CAUSE)
@@ -743,9 +743,9 @@ async def test_kill_mid_burst_then_restart_answers_every_message(api: FakeBotAPI
 
 async def test_sigterm_with_a_backlog_stops_fetching_and_the_restart_answers_the_rest(api: FakeBotAPI,
                                                                                    tmp_path: Path) -> None:
-    """Rate-limited (about 15 replies a second), a backlog of 300 chats, SIGTERM: the bot stops well before
+    """Rate-limited (about 15 replies a second), a backlog of 200 chats, SIGTERM: the bot stops well before
     a 15 s kill, leaves what it did not answer unacknowledged, and the next start answers it."""
-    store, chats = tmp_path / "telegram.sqlite3", range(3000, 3300)
+    store, chats = tmp_path / "telegram.sqlite3", range(3000, 3200)
     first = await _start_bot(api, store)
     for chat in chats:
         api.push_message(chat, CAUSE)
