@@ -80,13 +80,13 @@ class RedFlag:
 
 @dataclass(frozen=True)
 class Sign:
-    """One warning sign the sign model learns from its `examples`: the red-flag topic it raises, and a
+    """One warning sign the sign model learns from its `phrases`: the red-flag topic it raises, and a
     neutral wording of it for replies ("pain going down a leg")."""
 
     name: str
     topic: str
     says: str
-    examples: tuple[str, ...]
+    phrases: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -426,13 +426,13 @@ def _signs(raw: dict, red_flags: tuple[RedFlag, ...], check: Checker) -> tuple[S
     signs = []
     for name, spec in raw.items():
         place = f"signs.{name}"
-        check.keys(check.typed(spec, dict, place), ("topic", "says", "examples"), place,
-                   required=("topic", "says", "examples"))
+        check.keys(check.typed(spec, dict, place), ("topic", "says", "phrases"), place,
+                   required=("topic", "says", "phrases"))
         topic = check.typed(spec["topic"], str, f"{place}.topic")
         if topic not in topics:
             raise check.fail(f"{place}.topic", f"unknown red flag {topic!r}")
         signs.append(Sign(str(name), topic, check.typed(spec["says"], str, f"{place}.says"),
-                          check.strings(spec["examples"], f"{place}.examples")))
+                          check.strings(spec["phrases"], f"{place}.phrases")))
     return tuple(signs)
 
 

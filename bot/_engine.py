@@ -106,7 +106,8 @@ class Engine:
         if learned:
             return self._red_flag_reply(learned, state, None)
         reply = self._routed(said, state, screening, reading)
-        if reply.intent in ("cause", "fix", "about") and not state.red_flags and self.safety.unsure(reading):
+        if reply.intent in ("cause", "fix", "about", "out_of_scope") and not state.red_flags \
+                and self.safety.unsure(reading):
             text = cut(f"{reply.text}\n\n{self.config.replies['watch_signs']}", BUDGET + 300)
             return replace(reply, text=text)
         return reply
@@ -357,7 +358,7 @@ class Engine:
         """What the sign model learns: each sign's examples, the red-flag examples of topics with one sign,
         and, as no sign, `not_signs`, every other example and the article's non-red-flag sentences."""
         config = self.config
-        samples = [(normalize(e), sign.name) for sign in config.signs for e in sign.examples]
+        samples = [(normalize(e), sign.name) for sign in config.signs for e in sign.phrases]
         single = {}
         for sign in config.signs:
             single[sign.topic] = None if sign.topic in single else sign.name

@@ -23,6 +23,7 @@ from ._text import features, weigh, words
 INDEX_FORMAT = 5
 _CODE_FILES = ("_text.py", "_index.py", "_lexicon.py", "_understanding.py")
 EMBEDDING_C = 16.0  # inverse regularisation of the embedding classifiers (chosen on the development sets)
+SIGN_WEIGHT = 6.0  # weight of a sign example against a no-sign one: misses cost more than false alarms
 NONE = "none"  # the sign model's class for "no warning sign here"
 
 
@@ -43,10 +44,13 @@ class Index:
     signs: tuple[str, ...]  # the warning-sign model's classes, NONE among them
     sign_weights: np.ndarray  # (dimensions, signs)
     sign_intercept: np.ndarray
+    sign_bank: np.ndarray  # (samples, dimensions): the sign model's training embeddings, for a nearest-example check
+    sign_bank_labels: np.ndarray  # (samples,): each one's column in `signs`
 
     def __post_init__(self) -> None:
         for array in (self.idf, self.chunk_weights, self.class_weights, self.intercept, self.topic_embedding_weights,
-                      self.topic_embedding_intercept, self.sign_weights, self.sign_intercept):
+                      self.topic_embedding_intercept, self.sign_weights, self.sign_intercept, self.sign_bank,
+                      self.sign_bank_labels):
             array.setflags(write=False)
 
     def vectorize(self, text: str) -> tuple[np.ndarray, np.ndarray]:
@@ -67,6 +71,14 @@ class Index:
     def topic_embedding_probabilities(self, embedding: np.ndarray) -> np.ndarray:
         """The embedding classifier's probability of every class (same order as `classes`)."""
         return softmax(embedding @ self.topic_embedding_weights + self.topic_embedding_intercept)
+
+    def nearest_is_a_sign(self, embedding: np.ndarray, sign: str) -> bool:
+        """Whether the training example nearest to `embedding` among those of `sign` and of no sign is one
+        of `sign` (a look-alike such as "fell off the wagon" sits nearest to its own kind)."""
+        similarities = self.sign_bank @ embedding
+        wanted, none = self.signs.index(sign), self.signs.index(NONE)
+        return bool(similarities[self.sign_bank_labels == wanted].max(initial=-1.0)
+                    >= similarities[self.sign_bank_labels == none].max(initial=-1.0))
 
     def sign_probabilities(self, embeddings: np.ndarray) -> np.ndarray:
         """(pieces, signs): each piece's probability of every warning sign (and of none)."""
@@ -97,10 +109,13 @@ def build_index(chunk_texts: list[str], samples: list[tuple[str, str]], domain_t
     vectorizer.fit(chunk_texts + [text for text, _ in samples])
     classifier = LogisticRegression(C=20.0, max_iter=3000)
     classifier.fit(vectorizer.transform([text for text, _ in samples]), labels)
-    embedded = LogisticRegression(C=EMBEDDING_C, max_iter=3000)
+    embedded = LogisticRegression(C=EMBEDDING_C, max_iter=3000, class_weight="balanced")  # out_of_scope is a big class
     embedded.fit(encoder.encode(topic_texts), labels)
-    signs = LogisticRegression(C=EMBEDDING_C, max_iter=3000, class_weight="balanced")
-    signs.fit(encoder.encode([text for text, _ in sign_samples]), [sign for _, sign in sign_samples])
+    names = [sign for _, sign in sign_samples]
+    signs = LogisticRegression(C=EMBEDDING_C, max_iter=3000,
+                               class_weight={name: 1.0 if name == NONE else SIGN_WEIGHT for name in set(names)})
+    bank = encoder.encode([text for text, _ in sign_samples])
+    signs.fit(bank, names)
     return Index(
         vocabulary={str(k): int(v) for k, v in vectorizer.vocabulary_.items()},
         idf=vectorizer.idf_.astype(np.float64),
@@ -115,6 +130,8 @@ def build_index(chunk_texts: list[str], samples: list[tuple[str, str]], domain_t
         signs=tuple(str(c) for c in signs.classes_),
         sign_weights=np.ascontiguousarray(signs.coef_.T, dtype=np.float32),
         sign_intercept=signs.intercept_.astype(np.float32),
+        sign_bank=np.ascontiguousarray(bank, dtype=np.float32),
+        sign_bank_labels=np.array([list(signs.classes_).index(name) for name in names], dtype=np.int16),
     )
 
 
@@ -157,7 +174,8 @@ def load_cached(key: str, folder: Path) -> Index | None:
                 topic_embedding_weights=data["topic_embedding_weights"],
                 topic_embedding_intercept=data["topic_embedding_intercept"],
                 signs=tuple(_unpack(data["signs"])), sign_weights=data["sign_weights"],
-                sign_intercept=data["sign_intercept"],
+                sign_intercept=data["sign_intercept"], sign_bank=data["sign_bank"],
+                sign_bank_labels=data["sign_bank_labels"],
             )
     except Exception:  # noqa: BLE001 - a missing, truncated or corrupt zip can raise almost anything: rebuild
         return None
@@ -183,6 +201,7 @@ def save_cached(key: str, folder: Path, index: Index) -> Path | None:
                 topic_embedding_weights=index.topic_embedding_weights,
                 topic_embedding_intercept=index.topic_embedding_intercept,
                 signs=_pack(list(index.signs)), sign_weights=index.sign_weights, sign_intercept=index.sign_intercept,
+                sign_bank=index.sign_bank, sign_bank_labels=index.sign_bank_labels,
             )
         target = folder / f"index-{key}.npz"
         os.replace(temporary, target)

@@ -218,10 +218,12 @@ class Safety:
 
     def from_reading(self, reading: Reading, state: State) -> Triage | None:
         """The red flag of every sign the sign model is sure of (routing.sign_sure), if any."""
-        hits = reading.above(self.config.routing.sign_sure)
+        signs = {sign.name: sign for sign in self.config.signs}
+        mine_only = {flag.topic for flag in self.config.red_flags if flag.mine_only}
+        hits = tuple(hit for hit in reading.above(self.config.routing.sign_sure)
+                     if signs[hit.sign].topic not in mine_only or not _someone_else(hit.piece, self.config))
         if not hits:
             return None
-        signs = {sign.name: sign for sign in self.config.signs}
         triage = self.combine(tuple(signs[hit.sign].topic for hit in hits), state)
         return replace(triage, named=tuple(dict.fromkeys(signs[hit.sign].says for hit in hits)))
 

@@ -12,9 +12,9 @@ from ._encoder import Encoder
 from ._index import NONE, Index
 
 _SENTENCE = re.compile(r"[^.?!;\n]+")
-_CLAUSE = re.compile(r",|\b(?:but|and|although|though|plus|also|so)\b")
+_CLAUSE = re.compile(r",|\b(?:but|and then|although|though|plus|also)\b")
 MAX_PIECES = 24  # sentences and clauses read per message: a wall of text costs no more than this
-MIN_WORDS = 3  # a clause shorter than this (in words of two letters or more) is read only within its sentence
+MIN_WORDS = 4  # a sentence or clause shorter than this (in words of two letters or more) is not read for signs
 _WORD = re.compile(r"[a-z]{2,}")
 
 
@@ -43,7 +43,7 @@ def pieces(text: str) -> list[str]:
     found: list[str] = []
     for match in _SENTENCE.finditer(text):
         sentence = match.group().strip()
-        if len(_WORD.findall(sentence)) < 2:
+        if len(_WORD.findall(sentence)) < MIN_WORDS:
             continue
         found.append(sentence)
         clauses = [c.strip() for c in _CLAUSE.split(sentence) if c and len(_WORD.findall(c)) >= MIN_WORDS]
@@ -64,14 +64,18 @@ class Reader:
         parts = [p for p in pieces(text) if p != text.strip()]
         vectors = self.encoder.encode([text or " ", *parts])
         embedding = vectors[0]
-        probabilities = self.index.sign_probabilities(vectors)
+        read = [(text, vectors[0])] if len(_WORD.findall(text)) >= MIN_WORDS else []
+        read += list(zip(parts, vectors[1:]))
+        if not read:
+            return Reading(embedding, ())
+        probabilities = self.index.sign_probabilities(np.array([vector for _, vector in read]))
         best: dict[str, SignHit] = {}
-        for row, piece in zip(probabilities, [text, *parts]):
+        for row, (piece, vector) in zip(probabilities, read):
             for column, score in enumerate(row.tolist()):
                 if column == self.none or score < self.floor:
                     continue
                 sign = self.index.signs[column]
-                if sign not in best or score > best[sign].score:
+                if (sign not in best or score > best[sign].score) and self.index.nearest_is_a_sign(vector, sign):
                     best[sign] = SignHit(sign, score, piece.strip())
         return Reading(embedding, tuple(sorted(best.values(), key=lambda hit: -hit.score)))
 

@@ -95,8 +95,9 @@ def test_a_red_flag_beats_stop_and_the_picture(converse, answer):
     assert last.state.red_flags and last.state.check_step is None
 
 
-def test_a_red_flag_only_the_classifier_sees_still_ends_the_check(converse, engine):
-    text = "my leg feels weird and it keeps giving up on me"
+def test_a_red_flag_only_the_sign_model_sees_still_ends_the_check(converse, engine):
+    text = "my left leg keeps folding under me on the stairs"
+    assert not engine.safety.screen(text, engine.answer("hi").state).triage  # no pattern sees it
     assert engine.answer(text).intent == "red_flag"
     *_, last = run_check(converse, SCREEN_NO, text)
     assert last.intent == "red_flag"

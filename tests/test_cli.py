@@ -143,7 +143,8 @@ def test_eval_compare_scores_each_system(tmp_path):
     result = hipbot("eval", str(labelled), "--compare")
     assert result.returncode == 0, result.stderr
     rows = {line[:34].strip(): line[34:].split() for line in result.stdout.splitlines()[1:]}
-    assert set(rows) == {"full bot", "bare TF-IDF top chunk", "rapidfuzz on example phrases", "full bot without slang lexicon"}
+    assert set(rows) == {"full bot", "bare TF-IDF top chunk", "rapidfuzz on example phrases", "full bot without slang lexicon",
+                         "TF-IDF only (no encoder)", "encoder only for topics"}
     assert rows["full bot"] == ["100.0%", "100.0%", "0.0%"]
 
 

@@ -102,7 +102,7 @@ def test_the_check_counts_free_text_evidence_for_the_causes_it_names(converse):
                        *["1"] * 6)
     result = next(r for r in replies[2:] if r.intent != "check")
     assert result.topic == "cause.pad_position"
-    assert "pad sits high on my belly" in result.text
+    assert "“pad” … “high” … “belly”" in result.text  # the words that named the cause, never the rest
 
 
 def test_a_not_covered_follow_up_after_a_red_flag_still_gets_the_guidance(converse):

@@ -58,7 +58,7 @@ def test_empty_corpus_folder_is_an_error(tmp_path):
 @pytest.mark.parametrize(("edit", "problem"), [
     (lambda s: s.replace("version: 1", "version: 1\ncolour: red"), "colour: unknown key"),
     (lambda s: s.replace("examples:\n", "examples:\n  cause.general:\n    - \"x\"\n", 1), "duplicate key 'cause.general'"),
-    (lambda s: s.replace("      - '\\bsciatic'", "      - '(unclosed'"), "red_flags.red_flag.radiating.patterns[0]: bad pattern"),
+    (lambda s: s.replace("      - '\\bsciatic", "      - '(unclosed", 1), "red_flags.red_flag.radiating.patterns[0]: bad pattern"),
     (lambda s: s.replace("  min_confidence: 0.15", "  min_confidence: high"), "routing.min_confidence: expected"),
     (lambda s: s.replace("examples:\n", "examples:\n  recipes.cake:\n    - \"x\"\n"), "examples.recipes.cake: topic must start with"),
 ])

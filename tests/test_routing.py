@@ -89,20 +89,6 @@ def test_unclear_message_is_not_answered_with_article_content(engine):
     assert reply.suggestions
 
 
-def test_red_flag_patterns_alone_catch_the_red_flag_examples(engine):
-    """The patterns are the safety net that does not depend on the classifier."""
-    from bot._safety import scan
-    from bot._text import normalize
-
-    flagged = {topic: [bool(scan(normalize(e), engine.config).flags or scan(normalize(e), engine.config).asked)
-                       for e in examples]
-               for topic, examples in engine.config.examples.items()}
-    red = [hit for topic, hits in flagged.items() if topic.startswith("red_flag") for hit in hits]
-    calm = [hit for topic, hits in flagged.items() if not topic.startswith("red_flag") for hit in hits]
-    assert sum(red) / len(red) >= 0.98
-    assert sum(calm) / len(calm) <= 0.01
-
-
 @pytest.mark.parametrize("text", [
     "I don't know why my leg tingles after hip thrusts",
     "nothing helps and my leg goes numb",

@@ -23,6 +23,7 @@ URGENT = [
     "fell down the stairs at home yesterday and my back hurts when I thrust",
     "been on prednisone for years for asthma, hip thrusts hurt my back",
     "i have osteoporosis, is back pain on hip thrusts a worry?",
+    "my foot slaps the floor when i walk now",  # new weakness (NICE NG59: progressive neurological deficit)
 ]
 ARTICLE = [
     ("three weeks now and my back still hurts on every thrust", "red_flag.persistent"),
@@ -34,7 +35,6 @@ ARTICLE = [
     ("like an electric shock into my butt cheek on the way up", "red_flag.radiating"),
     ("pain goes all the way to my toes", "red_flag.radiating"),
     ("my leg buckled on the stairs after thrust day", "red_flag.weakness"),
-    ("my foot slaps the floor when i walk now", "red_flag.weakness"),
     ("I can't stand on my tiptoes on the left side since then", "red_flag.weakness"),
     ("when should I worry about this back pain?", "red_flag.general"),
     ("do I need a scan for it?", "red_flag.general"),
@@ -102,7 +102,7 @@ def test_red_flags_stick_to_carrying_on_and_self_treatment(converse, follow_up):
     assert flag.topic == "red_flag.radiating"
     assert (later.intent, later.topic) == ("red_flag", "red_flag.radiating")
     assert later.text.startswith("⚠️ Please get checked by a physical therapist")  # the action comes first
-    assert "Earlier you mentioned pain that is sharp" in later.text
+    assert "Earlier you mentioned pain going down your leg" in later.text
 
 
 @pytest.mark.parametrize("after", ["is it my form", "what now", "hi", "which muscles does it work?", "/diagram"])
