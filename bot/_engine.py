@@ -143,7 +143,7 @@ class Engine:
             replies = self.config.replies
             parts = text.split("\n\n")  # a red flag keeps its action first, and its source
             text = "\n\n".join((parts[0], replies["again_red_flag"], parts[-1])) if reply.intent == "red_flag" else \
-                cut(f"{replies['again']}\n\n{text}", BUDGET)
+                replies["again_twice" if reply.text == replies["again"] else "again"]  # not the same text again
             digest = _digest(text)
         return replace(reply, text=text, suggestions=tuple(dict.fromkeys(reply.suggestions)),
                        state=replace(reply.state, last_reply=digest))
@@ -256,24 +256,29 @@ class Engine:
             return walked
         if topic in self.composer.by_topic:
             lead = lead_override
-            if state.shown and state.shown[-1] == topic and not lead:  # more about the same thing
+            everything = bool(self.config.everything.search(said))
+            if state.shown and state.shown[-1] == topic and not lead:  # the same thing again
+                if not everything:  # just answered: not the same text again, but what else there is
+                    return Reply(intent, topic, self.config.replies["again"], self._sources((topic,), None),
+                                 route.confidence, self.composer.suggestions_for(topic, shown),
+                                 replace(state, turns=state.turns + 1))
                 lead = self.config.replies["still_on"].format(label=self.composer.label(topic))
-            if route.closest:  # middling confidence: say so, and offer the other likely topics
+            hedge = ""
+            if route.closest:  # middling confidence: the answer, then ask whether another topic was meant
                 hedge = self.config.replies["hedge"].format(heading=self.composer.label(topic))
-                lead = f"{lead_override} {hedge}" if lead_override else hedge
                 suggestions = (*(self.composer.ask_about(t) for t in route.closest), *suggestions[:1])
             else:
                 suggestions = self.composer.suggestions_for(topic, shown)
-            everything = bool(self.config.everything.search(said))
-            room = BUDGET - (len(lead) + 2 if lead else 0)
-            text = "\n\n".join(filter(None, (lead, self.composer.article(topic, everything, room))))
+            room = BUDGET - sum(len(part) + 2 for part in (lead, hedge) if part)
+            text = "\n\n".join(filter(None, (lead, self.composer.article(topic, everything, room), hedge)))
             sources = self._sources((topic,), route.similarities)
             if topic in self.config.picture.offer_after and not state.red_flags:
                 suggestions = (self.config.picture.suggestion, *suggestions)
             shown = _seen(shown, topic)
         elif route.closest:
-            text = self.config.replies[topic] + "\n\n" + self.config.replies["closest"]
             suggestions = tuple(self.composer.ask_about(t) for t in route.closest)
+            text = "\n\n".join((self.config.replies[topic], self.config.replies["closest"])) if suggestions \
+                else self.config.replies[topic]  # never a heading with nothing under it
         else:
             text = self.config.replies.get(topic) or self.config.replies[_REPLY_FALLBACK[intent]]
             if topic == "greeting.thanks":

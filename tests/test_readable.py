@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from collections import deque
+from pathlib import Path
 
 import pytest
 
@@ -127,9 +128,9 @@ def test_what_else_follows_the_list_the_conversation_is_in(converse) -> None:
 
 
 def test_a_hedged_overview_still_fits(engine) -> None:
-    """A lead before an overview ("I think you're asking about...") shortens the list, not the limit."""
+    """A question after an overview ("Did that answer it?...") shortens the list, not the limit."""
     reply = engine.answer("um my back kinda hurts after thrusts and i dont really know what is going on")
-    assert reply.topic == "cause.general" and reply.text.startswith("I think you're asking about")
+    assert reply.topic == "cause.general" and "Did that answer it?" in reply.text
     assert len(reply.text) <= 900
     assert reply.text.count("• ") == len(engine.composer.children("cause.general"))  # every cause still named
 
@@ -149,3 +150,22 @@ def test_what_else_in_gym_spelling_walks_too(converse) -> None:
     _, first, second = converse("how do i fix the pad", "wat els", "anythin else")
     assert first.text.startswith("Another one from the article") and second.text.startswith("Another one from")
     assert len({first.topic, second.topic, "fix.pad_position"}) == 3
+
+
+def test_replies_never_open_with_a_guess_repeat_or_end_on_an_empty_heading(engine) -> None:
+    """On real-style questions: no reply opens with a guess ("I think you're asking..."), none says
+    "same answer" and none ends on a heading with nothing under it."""
+    from bot.evaluate import load_cases
+
+    cases = load_cases(Path(__file__).parent / "data" / "real_dev.yaml")
+    replies = [engine.answer(case.text) for case in cases if case.conversation is None]
+    assert len(replies) > 100
+    assert not [r.text for r in replies if r.text.startswith("I think")]
+    assert not [r.text for r in replies if "same answer" in r.text.lower()]
+    assert not [r.text for r in replies if r.text.rstrip().endswith(":")]
+
+
+def test_the_same_question_twice_gets_what_else_not_the_same_text(converse) -> None:
+    first, second = converse("how high should the bench be?", "how high should the bench be?")
+    assert second.text != first.text and "Aim for a bench height" not in second.text
+    assert "/check" in second.text and second.suggestions
