@@ -61,7 +61,8 @@ class Reader:
 
     def read(self, text: str) -> Reading:
         """Embed `text` (normalised, negated signs blanked) as a whole and piece by piece."""
-        parts = [p for p in pieces(text) if p != text.strip()]
+        whole = text.strip(" .?!;\n")
+        parts = [p for p in pieces(text) if p != whole]  # a one-sentence message is encoded once
         vectors = self.encoder.encode([text or " ", *parts])
         embedding = vectors[0]
         read = [(text, vectors[0])] if len(_WORD.findall(text)) >= MIN_WORDS else []
