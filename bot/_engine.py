@@ -170,6 +170,7 @@ class Engine:
         route = self._route(said, state, screening)
         uncovered = None if route.smalltalk else self.coverage.find(said)
         found = screening.triage.flags if screening.triage and not screening.triage.sticky else ()
+        learned = tuple((hit.sign, round(hit.score, 3), hit.piece[:80]) for hit in self._read(said, screening).signs)
         similarities = self.index.similarities(self.index.vectorize(self.lexicon.expand(said, screening.corrections)))
         sections = tuple(Source(self.chunks[i].id, self.chunks[i].heading, round(float(similarities[i]), 3))
                          for i in np.argsort(-similarities)[:MAX_SOURCES] if similarities[i] > 0)
@@ -178,7 +179,7 @@ class Engine:
             sticky=reply.intent == "red_flag" and not found and bool(state.red_flags),
             classifier_flag=route.classifier_flag, sections=sections, followup=route.followup,
             not_covered=uncovered.gap.kind if uncovered else None,
-            closest=route.closest if reply.intent != "red_flag" else (),
+            closest=route.closest if reply.intent != "red_flag" else (), signs=learned,
         )
 
     def topics(self) -> frozenset[str]:

@@ -22,6 +22,7 @@ class Explanation:
     followup: bool  # read as a follow-up to the conversation's topic
     not_covered: str | None  # the kind of question the article does not answer, when that rule fired
     closest: tuple[str, ...]  # other likely topics, offered when unsure
+    signs: tuple[tuple[str, float, str], ...] = ()  # the sign model's likely signs: (sign, probability, the clause)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-safe form."""
@@ -47,4 +48,7 @@ class Explanation:
                      f"not-covered rule: {self.not_covered or 'no'}")
         if self.closest:
             lines.append("unsure between: " + ", ".join(self.closest))
+        if self.signs:
+            found = (f"{sign} {score:.2f} in “{piece}”" for sign, score, piece in self.signs)
+            lines.append("sign model: " + "; ".join(found))
         return "\n".join(lines)

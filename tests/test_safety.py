@@ -230,3 +230,12 @@ def test_after_a_sign_anatomy_and_thanks_are_still_answered(converse):
 @pytest.mark.parametrize("message", ["my legs are dead after squats lol", "legs feel dead after leg day"])
 def test_dead_legs_after_leg_day_is_not_an_emergency(engine, message):
     assert engine.answer(message).topic != "red_flag.emergency"
+
+
+def test_why_shows_what_the_sign_model_read(engine):
+    """/why and --explain name the sign the model found, its probability and the clause it read."""
+    why = engine.explain("hip thrusts are fine, but my left leg keeps folding under me on the stairs")
+    assert why.intent == "red_flag" and not why.red_flags  # no pattern saw it
+    assert [(sign, piece) for sign, score, piece in why.signs if score >= engine.config.routing.sign_sure] == [
+        ("weakness", "my left leg keeps folding under me on the stairs")]
+    assert "sign model: weakness" in why.render()
