@@ -258,11 +258,7 @@ class Engine:
         if topic in self.composer.by_topic:
             lead = lead_override
             everything = bool(self.config.everything.search(said))
-            if state.shown and state.shown[-1] == topic and not lead:  # the same thing again
-                if not everything:  # just answered: not the same text again, but what else there is
-                    return Reply(intent, topic, self.config.replies["again"], self._sources((topic,), None),
-                                 route.confidence, self.composer.suggestions_for(topic, shown),
-                                 replace(state, turns=state.turns + 1))
+            if state.shown and state.shown[-1] == topic and not lead:  # more about the same thing
                 lead = self.config.replies["still_on"].format(label=self.composer.label(topic))
             hedge = ""
             if route.closest:  # middling confidence: the answer, then ask whether another topic was meant

@@ -164,8 +164,3 @@ def test_replies_never_open_with_a_guess_repeat_or_end_on_an_empty_heading(engin
     assert not [r.text for r in replies if "same answer" in r.text.lower()]
     assert not [r.text for r in replies if r.text.rstrip().endswith(":")]
 
-
-def test_the_same_question_twice_gets_what_else_not_the_same_text(converse) -> None:
-    first, second = converse("how high should the bench be?", "how high should the bench be?")
-    assert second.text != first.text and "Aim for a bench height" not in second.text
-    assert "/check" in second.text and second.suggestions
