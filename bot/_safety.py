@@ -17,10 +17,9 @@ from ._compose import Composer
 from ._config import Config, RedFlag, near_spans
 from ._lexicon import Lexicon
 from ._model import State
-from ._text import ANALYSIS_LIMIT, words
+from ._text import ANALYSIS_LIMIT, SENTENCE, words
 from ._understanding import Reading
 
-_SENTENCE = re.compile(r"[^.?!;\n]+")
 _ELLIPSIS = re.compile(r"\.{2,}")  # "my leg just... gave out": one sentence
 _NEGATION_WINDOW = 30  # characters before a sign that a negation may stand in
 _PERSON_WINDOW = 200  # characters before a sign read for whose history it is
@@ -102,7 +101,7 @@ def _pieces(text: str) -> list[_Piece]:
     whole sentence around it (a negation just before a window still counts). A window seen
     before is read once (a message repeating itself is no slower), except where routing reads."""
     pieces, seen = [], set()
-    for match in _SENTENCE.finditer(text):
+    for match in SENTENCE.finditer(text):
         sentence, offset = match.group(), match.start()
         starts = (range(0, max(1, len(sentence) - WINDOW_OVERLAP), WINDOW - WINDOW_OVERLAP) if len(sentence) > WINDOW
                   else (0,))
@@ -188,6 +187,8 @@ class Safety:
         self.order = {flag.topic: n for n, flag in enumerate(config.red_flags)}
         self.tiers = tuple(config.tiers)
         self.sections = {c.id: c for c in composer.chunks}
+        self.signs = {sign.name: sign for sign in config.signs}
+        self.mine_only = {flag.topic for flag in config.red_flags if flag.mine_only}
 
     def ranked(self, flags: tuple[str, ...]) -> tuple[str, ...]:
         """Distinct flags, highest tier first, then in intents.yaml order."""
@@ -218,10 +219,9 @@ class Safety:
 
     def from_reading(self, reading: Reading, state: State) -> Triage | None:
         """The red flag of every sign the sign model is sure of (routing.sign_sure), if any."""
-        signs = {sign.name: sign for sign in self.config.signs}
-        mine_only = {flag.topic for flag in self.config.red_flags if flag.mine_only}
+        signs = self.signs
         hits = tuple(hit for hit in reading.above(self.config.routing.sign_sure)
-                     if signs[hit.sign].topic not in mine_only or not _someone_else(hit.piece, self.config))
+                     if signs[hit.sign].topic not in self.mine_only or not _someone_else(hit.piece, self.config))
         if not hits:
             return None
         triage = self.combine(tuple(signs[hit.sign].topic for hit in hits), state)

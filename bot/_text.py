@@ -19,6 +19,8 @@ ANALYSIS_LIMIT = 2000  # characters of a message that routing and retrieval look
 WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-"})
 _SPACE = re.compile(r"\s+")
+SENTENCE = re.compile(r"(?:[^.?!;\n]|(?<=\d)[.](?=\d))+")  # a sentence, or a part ended by ; or a line break;
+# a decimal point ("38.5") does not end one
 _NUMBER_UNIT = re.compile(r"(\d)([a-z])")
 
 

@@ -10,8 +10,8 @@ import numpy as np
 
 from ._encoder import Encoder
 from ._index import NONE, Index
+from ._text import SENTENCE
 
-_SENTENCE = re.compile(r"[^.?!;\n]+")
 _CLAUSE = re.compile(r",|\b(?:but|and then|although|though|plus|also)\b")
 MAX_PIECES = 24  # sentences and clauses read per message: a wall of text costs no more than this
 MIN_WORDS = 4  # a sentence or clause shorter than this (in words of two letters or more) is not read for signs
@@ -41,7 +41,7 @@ class Reading:
 def pieces(text: str) -> list[str]:
     """The sentences of `text` and, where a sentence has several, its clauses; at most MAX_PIECES."""
     found: list[str] = []
-    for match in _SENTENCE.finditer(text):
+    for match in SENTENCE.finditer(text):
         sentence = match.group().strip()
         if len(_WORD.findall(sentence)) < MIN_WORDS:
             continue

@@ -239,3 +239,8 @@ def test_why_shows_what_the_sign_model_read(engine):
     assert [(sign, piece) for sign, score, piece in why.signs if score >= engine.config.routing.sign_sure] == [
         ("weakness", "my left leg keeps folding under me on the stairs")]
     assert "sign model: weakness" in why.render()
+
+
+def test_a_temperature_with_a_decimal_point_is_a_fever(engine):
+    """The sentence splitter keeps "38.7" whole, so the number rule reads it."""
+    assert engine.safety.screen("feeling hot, 38.7 this morning and the back is sore", engine.answer("hi").state).triage
