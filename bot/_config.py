@@ -379,15 +379,15 @@ def _tiers(raw: dict, check: Checker) -> dict[str, dict[str, Any]]:
     tiers = {}
     for name, spec in raw.items():
         place = f"tiers.{name}"
-        keys = ("lead", "reminder", "general", "thanks", "suggestions", "general_suggestions")
+        keys = ("lead", "reminder", "asked", "thanks", "suggestions", "general_suggestions")
         check.keys(check.typed(spec, dict, place), keys, place, required=("lead", "reminder"))
-        for key in ("lead", "reminder", "general", "thanks"):
+        for key in ("lead", "reminder", "asked", "thanks"):
             if key in spec:
                 check.typed(spec[key], str, f"{place}.{key}")
         tiers[str(name)] = {**spec, **{key: check.strings(spec.get(key, []), f"{place}.{key}")
                                        for key in ("suggestions", "general_suggestions")}}
-    if not tiers or "general" not in tiers[list(tiers)[-1]]:
-        raise check.fail("tiers", "the last (article) tier needs a 'general' reply")
+    if not tiers or any("asked" not in tier for tier in tiers.values()):
+        raise check.fail("tiers", "every tier needs an 'asked' reply (its signs, for 'when should I worry?')")
     return tiers
 
 

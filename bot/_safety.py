@@ -281,9 +281,9 @@ class Safety:
         rests on and the source. Emergency and urgent tiers say nothing else."""
         tier = self.config.tiers[self.tier(triage.topic)]
         signs = [f for f in triage.flags if f != GENERAL]
-        if not signs:
-            answer = self.composer.by_topic[GENERAL][0]  # the article's own summary of the warning signs
-            return "\n\n".join((tier["general"], answer.text, self.composer.source(answer)))
+        if not signs:  # "when should I worry?": every tier's signs, the gravest first
+            asked = [self.config.tiers[name]["asked"] for name in self.tiers]
+            return "\n\n".join((*asked, self.composer.source(self.sections[GENERAL])))
         named = list(triage.named) if triage.named and not triage.sticky else self._signs(signs)
         described = named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
         lead = tier["reminder" if triage.sticky else "lead"].format(signs=described)

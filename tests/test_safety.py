@@ -36,9 +36,6 @@ ARTICLE = [
     ("pain goes all the way to my toes", "red_flag.radiating"),
     ("my leg buckled on the stairs after thrust day", "red_flag.weakness"),
     ("I can't stand on my tiptoes on the left side since then", "red_flag.weakness"),
-    ("when should I worry about this back pain?", "red_flag.general"),
-    ("do I need a scan for it?", "red_flag.general"),
-    ("who do I see about this?", "red_flag.general"),
 ]
 CALM = [
     "fell off the wagon for a month, how heavy should I go when I restart hip thrusts?",
@@ -244,3 +241,17 @@ def test_why_shows_what_the_sign_model_read(engine):
 def test_a_temperature_with_a_decimal_point_is_a_fever(engine):
     """The sentence splitter keeps "38.7" whole, so the number rule reads it."""
     assert engine.safety.screen("feeling hot, 38.7 this morning and the back is sore", engine.answer("hi").state).triage
+
+
+@pytest.mark.parametrize("text", ["when should I worry about this back pain?", "do I need a scan for it?",
+                                  "who do I see about this?"])
+def test_when_to_worry_lists_every_tier_gravest_first(engine, text):
+    """A question about warning signs, with no sign of one's own, gets the emergency signs first, then
+    the see-a-doctor-today ones, then the article's, within 600 characters, and is not remembered."""
+    reply = engine.answer(text)
+    assert (reply.intent, reply.topic) == ("red_flag", "red_flag.general")
+    emergency, urgent, professional = (reply.text.index(w) for w in ("emergency care now", "doctor today",
+                                                                        "physical therapist"))
+    assert emergency < urgent < professional
+    assert "bladder" in reply.text and "both legs" in reply.text and len(reply.text) <= 600
+    assert reply.state.red_flags == ()
