@@ -50,7 +50,7 @@ def test_red_flags(engine, text, topic):
     assert reply.intent == "red_flag"
     assert topic in {s.id for s in reply.sources} | {reply.topic}
     assert "physical therapist" in reply.text
-    assert reply.text.startswith("⚠️")
+    assert reply.text.startswith("🚨" if topic == "red_flag.general" else "⚠️")  # "when to worry": gravest tier first
 
 
 def test_red_flag_buried_in_a_form_question_wins(engine):

@@ -18,6 +18,7 @@ import logging
 import os
 import sqlite3
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -58,6 +59,7 @@ class ChatStore(BasePersistence[dict[Any, Any], ChatData, dict[Any, Any]]):
             raise
         self._pending: dict[int, ChatData | None] = {}  # None: drop the chat
         self._lock = asyncio.Lock()
+        self._db_guard = threading.Lock()  # a write in its thread and the close at shutdown never overlap
         self.first_retry = first_retry
         self._failures = 0
         self._retry: asyncio.Task[None] | None = None
@@ -100,7 +102,8 @@ class ChatStore(BasePersistence[dict[Any, Any], ChatData, dict[Any, Any]]):
             self.unsaved = len(self._pending)
             if self.unsaved:
                 logger.error("%d conversations could not be saved to %s.", self.unsaved, self.path)
-            self._db.close()
+            with self._db_guard:  # a write whose awaiting task was cancelled may still be running in its thread
+                self._db.close()
         self._lock_file.close()
 
     async def _write_pending(self) -> None:
@@ -156,7 +159,7 @@ class ChatStore(BasePersistence[dict[Any, Any], ChatData, dict[Any, Any]]):
             self.skipped += skipped
             logger.warning("Skipped %d conversations that cannot be stored (an id or data SQLite/JSON cannot "
                            "hold).", skipped)
-        with self._db:
+        with self._db_guard, self._db:
             self._db.executemany("INSERT OR REPLACE INTO chats (id, data, touched) VALUES (?, ?, ?)", kept)
             self._db.executemany("DELETE FROM chats WHERE id = ?", dropped)
             self._db.execute("DELETE FROM chats WHERE touched < ?", (now - self.retention,))
