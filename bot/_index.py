@@ -72,13 +72,13 @@ class Index:
         """The embedding classifier's probability of every class (same order as `classes`)."""
         return softmax(embedding @ self.topic_embedding_weights + self.topic_embedding_intercept)
 
-    def nearest_is_a_sign(self, embedding: np.ndarray, sign: str) -> bool:
-        """Whether the training example nearest to `embedding` among those of `sign` and of no sign is one
-        of `sign` (a look-alike such as "fell off the wagon" sits nearest to its own kind)."""
-        similarities = self.sign_bank @ embedding
-        wanted, none = self.signs.index(sign), self.signs.index(NONE)
-        return bool(similarities[self.sign_bank_labels == wanted].max(initial=-1.0)
-                    >= similarities[self.sign_bank_labels == none].max(initial=-1.0))
+    def nearest_per_sign(self, embedding: np.ndarray) -> np.ndarray:
+        """(signs,): for each class of the sign model (NONE among them), the similarity of `embedding` to
+        its nearest training example. A sign counts only where it beats NONE: a look-alike such as
+        "fell off the wagon" sits nearest to its own kind."""
+        nearest = np.full(len(self.signs), -1.0, dtype=np.float32)
+        np.maximum.at(nearest, self.sign_bank_labels, self.sign_bank @ embedding)
+        return nearest
 
     def sign_probabilities(self, embeddings: np.ndarray) -> np.ndarray:
         """(pieces, signs): each piece's probability of every warning sign (and of none)."""

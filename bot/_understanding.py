@@ -72,11 +72,14 @@ class Reader:
         probabilities = self.index.sign_probabilities(np.array([vector for _, vector in read]))
         best: dict[str, SignHit] = {}
         for row, (piece, vector) in zip(probabilities, read):
-            for column, score in enumerate(row.tolist()):
-                if column == self.none or score < self.floor:
-                    continue
-                sign = self.index.signs[column]
-                if (sign not in best or score > best[sign].score) and self.index.nearest_is_a_sign(vector, sign):
+            likely = [column for column, score in enumerate(row.tolist())
+                      if column != self.none and score >= self.floor]
+            if not likely:
+                continue
+            nearest = self.index.nearest_per_sign(vector)  # once per piece, for every likely sign
+            for column in likely:
+                sign, score = self.index.signs[column], float(row[column])
+                if (sign not in best or score > best[sign].score) and nearest[column] >= nearest[self.none]:
                     best[sign] = SignHit(sign, score, piece.strip())
         return Reading(embedding, tuple(sorted(best.values(), key=lambda hit: -hit.score)))
 
