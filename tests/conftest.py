@@ -1,29 +1,60 @@
-"""Shared fixtures: every test run builds its index in a private cache folder."""
+"""Shared fixtures: one index cache for the run, an isolated environment for every test, the engine."""
 
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-if not os.environ.get("HIPBOT_CACHE_DIR"):  # set (and shared with the xdist workers) unless given
-    os.environ["HIPBOT_CACHE_DIR"] = tempfile.mkdtemp(prefix="hipbot-test-cache-")
+from bot import Engine, Reply, State, default_engine
 
-from bot import Reply, State, default_engine  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
+# What hipbot reads from the environment: a test sees none of the developer's values, only what it sets.
+READ_BY_HIPBOT = ("HIPBOT_", "TELEGRAM_", "XDG_", "PTB_")
+TERMINAL = ("COLUMNS", "LINES")
 
 
 @pytest.fixture(scope="session")
-def engine():
-    """The engine over the project's own corpus and intents.yaml."""
-    return default_engine()
+def index_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The answer index's cache for the whole run: given by HIPBOT_CACHE_DIR, else one folder that every
+    xdist worker of this run shares (their base folders have one parent), so the index is built once."""
+    given = os.environ.get("HIPBOT_CACHE_DIR")
+    if given:
+        return Path(given)
+    base = tmp_path_factory.getbasetemp()
+    return (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "hipbot-index-cache"
+
+
+def _isolate(patch: pytest.MonkeyPatch, cache: Path, home: Path) -> None:
+    for name in list(os.environ):
+        if name.startswith(READ_BY_HIPBOT) or name in TERMINAL:
+            patch.delenv(name)
+    patch.setenv("HIPBOT_CACHE_DIR", str(cache))
+    patch.setenv("XDG_STATE_HOME", str(home / "state"))  # where a default store or inbox would go
+    patch.setenv("XDG_CACHE_HOME", str(home / "cache"))
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(monkeypatch: pytest.MonkeyPatch, index_cache: Path,
+                         tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Every test starts from the same environment (undone after it): hipbot's variables unset, the
+    shared index cache, and state and cache homes of its own, so nothing lands in the real home."""
+    _isolate(monkeypatch, index_cache, tmp_path_factory.mktemp("home"))
+
+
+@pytest.fixture(scope="session")
+def engine(index_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    """The engine over the project's own corpus and intents.yaml (built before any test's own
+    environment, so it isolates itself the same way)."""
+    with pytest.MonkeyPatch.context() as patch:
+        _isolate(patch, index_cache, tmp_path_factory.mktemp("home"))
+        return default_engine()
 
 
 @pytest.fixture
-def converse(engine) -> Callable[..., list[Reply]]:
+def converse(engine: Engine) -> Callable[..., list[Reply]]:
     """Send messages one after another in one conversation; returns every reply."""
 
     def run(*messages: str) -> list[Reply]:
@@ -80,9 +111,8 @@ def tiny_project(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def tiny_engine(tiny_project: Path) -> Callable[[], object]:
+def tiny_engine(tiny_project: Path) -> Callable[[], Engine]:
     """Build (or load from the project's own cache) an Engine over the tiny project."""
-    from bot import Engine
 
     def build() -> Engine:
         return Engine(tiny_project / "corpus", tiny_project / "intents.yaml", cache=tiny_project / "cache",

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from _drivers import chat
 from bot import answer, default_engine
 from bot.cli import main as cli_main
-from bot.repl import run_repl
 
 RED_FLAG = "my leg goes numb during hip thrusts"
 OFF_TOPIC = "how many sets and reps should I do?"
@@ -48,11 +48,7 @@ def test_explain_a_follow_up_and_a_sticky_red_flag() -> None:
 
 
 def test_why_in_the_repl() -> None:
-    out = io.StringIO()
-    lines = f"/why\n{CAUSE}\n/why\n{RED_FLAG}\n/why\n{OFF_TOPIC}\n/why\n"
-    engine = default_engine()
-    assert run_repl(answer, engine.config.copy, stdin=io.StringIO(lines), stdout=out, explain=engine.explain) == 0
-    text = out.getvalue()
+    text = chat(f"/why\n{CAUSE}\n/why\n{RED_FLAG}\n/why\n{OFF_TOPIC}\n/why\n")
     assert "ask something first" in text
     assert "intent: cause   topic: cause.general" in text
     assert "red-flag signs in this message: red_flag." in text

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import io
 from collections import deque
 from pathlib import Path
 
 import pytest
 
+from _drivers import chat
 from bot import Reply, State
-from bot.repl import run_repl, wrap
+from bot.repl import wrap
 
 QUESTIONS = [
     "why does my lower back hurt on hip thrusts?", "how do I fix it", "what muscles does the hip thrust work",
@@ -94,13 +94,8 @@ def test_every_offered_suggestion_gets_a_new_answer(engine) -> None:
     assert followed > 100
 
 
-def test_the_repl_wraps_indents_and_explains_its_commands(engine) -> None:
-    out = io.StringIO()
-    lines = "\n\n7\n/frobnicate\n/about\nwhy does my lower back hurt on hip thrusts?\n9\n"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("COLUMNS", "60")
-        run_repl(engine.answer, engine.config.copy, stdin=io.StringIO(lines), stdout=out)
-    text = out.getvalue()
+def test_the_repl_wraps_indents_and_explains_its_commands() -> None:
+    text = chat("\n\n7\n/frobnicate\n/about\nwhy does my lower back hurt on hip thrusts?\n9\n", columns=60)
     flat = " ".join(text.split())
     assert "not medical advice" in " ".join(text.splitlines()[:2]).lower()  # the banner
     assert "There is no suggestion 7. Type a question." in flat

@@ -1,28 +1,18 @@
-"""`hipbot chat` driven through stdin and through a pseudo-terminal."""
+"""`hipbot chat` driven through its input (tests/_drivers.py) and through a pseudo-terminal."""
 
 from __future__ import annotations
 
-import io
 import os
 import select
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from bot import answer, default_engine
-from bot.repl import run_repl
+from _drivers import chat
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def chat(lines: str) -> str:
-    out = io.StringIO()
-    engine = default_engine()
-    assert run_repl(answer, engine.config.copy, stdin=io.StringIO(lines), stdout=out, explain=engine.explain) == 0
-    return out.getvalue()
 
 
 def test_follow_up_by_number_and_reset():
@@ -39,20 +29,13 @@ def test_help_and_end_of_input():
     output = chat("/help\n")
     assert "/reset" in output and "not medical advice" in output.lower()
     assert output.rstrip().endswith("Bye! Form over load.")
-
-
-def test_subprocess_with_closed_stdin_exits_cleanly():
-    result = subprocess.run([sys.executable, "-m", "bot.cli", "chat"], stdin=subprocess.DEVNULL,
-                            capture_output=True, text=True, cwd=ROOT, timeout=120)
-    assert result.returncode == 0
-    assert "Bye!" in result.stdout
+    assert chat("").rstrip().endswith("Bye! Form over load.")  # no input at all: the banner, then goodbye
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
 def test_pseudo_terminal_session_with_line_editing_and_ctrl_d():
-    import pty
-
     import fcntl
+    import pty
     import re
     import struct
     import termios
@@ -101,8 +84,7 @@ def _read_until(fd: int, marker: bytes, timeout: float = 60.0) -> bytes:
     return data
 
 
-def test_check_and_diagram_in_the_repl(tmp_path, monkeypatch):
-    monkeypatch.setenv("HIPBOT_CACHE_DIR", str(tmp_path))
+def test_check_and_diagram_in_the_repl():
     output = chat("/check\n2\n1\n/diagram\n1\n")
     assert "safety check" in output and "2. No, none of these" in output
     assert "> No, none of these" in output and "> Low back, mostly at the top of the rep" in output
