@@ -74,6 +74,21 @@ class Scores:
         return _ratio(sum(o.intent == "red_flag" for o in calm), len(calm))
 
     @property
+    def accuracy_or_none(self) -> float | None:
+        """Accuracy, or None (n/a) for a set without items."""
+        return self.accuracy if self.outcomes else None
+
+    @property
+    def red_flag_recall_or_none(self) -> float | None:
+        """Red-flag recall, or None (n/a) when no item is labelled red_flag: nothing to recall."""
+        return self.red_flag_recall if any(o.case.intent == "red_flag" for o in self.outcomes) else None
+
+    @property
+    def false_escalation_or_none(self) -> float | None:
+        """False escalation, or None (n/a) when every item is labelled red_flag."""
+        return self.false_escalation if any(o.case.intent != "red_flag" for o in self.outcomes) else None
+
+    @property
     def content_leaks(self) -> list[Outcome]:
         """out_of_scope or greeting items that were answered with article content."""
         return [o for o in self.outcomes if o.case.intent in ("out_of_scope", "greeting")
@@ -137,20 +152,44 @@ def _ratio(a: float, b: float) -> float:
     return a / b if b else 0.0
 
 
+def _share(value: float | None, width: int = 0) -> str:
+    """A percentage, or "n/a" for a category with no items."""
+    return f"{'n/a' if value is None else format(value, '.1%'):>{width}}"
+
+
 def load_cases(path: Path) -> list[Case]:
     """Items and conversation turns of an eval file, in order."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise DataError(str(path), "", f"cannot read eval set ({exc.__class__.__name__})") from None
+    except OSError as exc:
+        raise DataError(str(path), "", f"cannot read eval set ({exc.strerror or exc.__class__.__name__})") from None
+    except UnicodeDecodeError as exc:
+        raise DataError(str(path), "", f"not UTF-8 text (byte {exc.start + 1}); save the eval set as UTF-8") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or exc.__class__.__name__
+        raise DataError(str(path), where, f"invalid YAML ({problem})") from None
     if not isinstance(data, dict):
         raise DataError(str(path), "top level", "expected a mapping with items and/or conversations")
-    cases = [_case(item, f"items[{i}]", str(path)) for i, item in enumerate(data.get("items") or [])]
-    for n, conv in enumerate(data.get("conversations") or []):
+    cases = [_case(item, f"items[{i}]", str(path)) for i, item in enumerate(_listed(data, "items", str(path)))]
+    for n, conv in enumerate(_listed(data, "conversations", str(path))):
+        if not isinstance(conv, dict):
+            raise DataError(str(path), f"conversations[{n}]", "expected a mapping with id and turns")
         cid = str(conv.get("id", f"conversation {n}"))
-        for t, turn in enumerate(conv.get("turns") or []):
-            cases.append(_case({"id": f"{cid}.{t + 1}", **turn}, f"conversations[{n}].turns[{t}]", str(path), cid))
+        for t, turn in enumerate(_listed(conv, "turns", str(path), f"conversations[{n}].")):
+            place = f"conversations[{n}].turns[{t}]"
+            cases.append(_case({"id": f"{cid}.{t + 1}", **turn} if isinstance(turn, dict) else turn, place,
+                               str(path), cid))
     return cases
+
+
+def _listed(data: dict[str, Any], key: str, path: str, prefix: str = "") -> list[Any]:
+    """data[key] as a list (missing or empty: none); DataError when it is something else."""
+    value = data.get(key) or []
+    if not isinstance(value, list):
+        raise DataError(path, prefix + key, f"expected a list, got {type(value).__name__}")
+    return value
 
 
 def _case(raw: Any, place: str, path: str, conversation: str | None = None) -> Case:
@@ -180,10 +219,11 @@ def report(scores: Scores) -> str:
     n = len(scores.outcomes)
     lines = [
         f"items: {n}",
-        f"accuracy: {scores.accuracy:.1%}  ({sum(o.correct for o in scores.outcomes)}/{n})",
-        f"topic accuracy: {scores.topic_accuracy:.1%}",
-        f"red-flag recall: {scores.red_flag_recall:.1%}",
-        f"false escalation: {scores.false_escalation:.1%}",
+        f"accuracy: {_share(scores.accuracy_or_none)}  ({sum(o.correct for o in scores.outcomes)}/{n})",
+        f"topic accuracy: {_share(scores.topic_accuracy if n else None)}",
+        f"red-flag recall: {_share(scores.red_flag_recall_or_none)}"
+        + ("" if scores.red_flag_recall_or_none is not None else "  (no red-flag items)"),
+        f"false escalation: {_share(scores.false_escalation_or_none)}",
         f"out_of_scope/greeting answered with article content: {len(scores.content_leaks)}",
         "",
         f"{'intent':<14}{'precision':>10}{'recall':>8}{'f1':>7}{'n':>5}",
@@ -218,10 +258,10 @@ def report_json(scores: Scores) -> dict[str, Any]:
     """The evaluation as data: totals, per-intent and per-topic figures, calibration and every item."""
     return {
         "items": len(scores.outcomes),
-        "accuracy": scores.accuracy,
-        "topic_accuracy": scores.topic_accuracy,
-        "red_flag_recall": scores.red_flag_recall,
-        "false_escalation": scores.false_escalation,
+        "accuracy": scores.accuracy_or_none,  # null (n/a) for a category with no items
+        "topic_accuracy": scores.topic_accuracy if scores.outcomes else None,
+        "red_flag_recall": scores.red_flag_recall_or_none,
+        "false_escalation": scores.false_escalation_or_none,
         "tiers": {topic: {"right": right, "labelled": labelled} for topic, (right, labelled) in scores.tiers().items()},
         "per_intent": {intent: {"precision": p, "recall": r, "f1": f1, "support": n}
                        for intent, (p, r, f1, n) in scores.per_intent().items()},
@@ -242,6 +282,11 @@ _WITHOUT_ENCODER = {"encoder_weight": 0.0, "sign_sure": 2.0, "sign_maybe": 2.0} 
 
 def compare(cases: list[Case]) -> str:
     """One table scoring the full bot beside simpler answerers on the same cases."""
+    return compare_table(compare_scores(cases))
+
+
+def compare_scores(cases: list[Case]) -> dict[str, Scores]:
+    """The scores of the full bot (first, as "full bot") and of simpler answerers on the same cases."""
     from . import baselines
     from ._engine import Engine, default_engine
 
@@ -255,8 +300,13 @@ def compare(cases: list[Case]) -> str:
         "encoder only for topics": Engine(engine.corpus_path, engine.intents_path,
                                           tuning={"encoder_weight": 1.0}).answer,
     }
+    return {name: evaluate(cases, answer) for name, answer in systems.items()}
+
+
+def compare_table(systems: dict[str, Scores]) -> str:
+    """The table `hipbot eval --compare` prints: one row per system; n/a for a category with no items."""
     lines = [f"{'system':<34}{'accuracy':>9}{'red-flag recall':>17}{'false escalation':>18}"]
-    for name, answer in systems.items():
-        scores = evaluate(cases, answer)
-        lines.append(f"{name:<34}{scores.accuracy:>9.1%}{scores.red_flag_recall:>17.1%}{scores.false_escalation:>18.1%}")
+    for name, scores in systems.items():
+        lines.append(f"{name:<34}{_share(scores.accuracy_or_none, 9)}{_share(scores.red_flag_recall_or_none, 17)}"
+                     f"{_share(scores.false_escalation_or_none, 18)}")
     return "\n".join(lines)

@@ -36,6 +36,8 @@ def _handle(line: str, number: int, sessions: OrderedDict[str, State], answer: A
         return {"error": f"line longer than {MAX_LINE_CHARS} characters", "line": number}
     if not line.strip():
         return {"error": "blank line", "line": number}
+    if not _encodable(line):  # bytes that are not UTF-8 arrive as lone surrogates (see the cli)
+        return {"error": "not UTF-8 text", "line": number}
     try:
         request = json.loads(line)
     except json.JSONDecodeError as exc:

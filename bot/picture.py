@@ -6,6 +6,7 @@ Imported only when a picture is asked for, so start-up time and memory stay as t
 
 from __future__ import annotations
 
+import errno
 import functools
 import hashlib
 import math
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._config import WRONG_PREFIX
+from ._errors import DataError
 from ._index import cache_dir
 
 if TYPE_CHECKING:
@@ -79,6 +81,18 @@ RIGHT = Panel("Right", "#1e8449", "#eff8f1", Pose(
 def setup_png(labels: tuple[tuple[str, str], ...]) -> bytes:
     """The PNG for these labels, drawn once per process (Telegram sends it from memory)."""
     return draw_setup(dict(labels))
+
+
+def write_setup_png(path: Path, labels: dict[str, str]) -> None:
+    """Write the PNG to `path` (for `hipbot ask --picture`); DataError, one line naming the path,
+    when it cannot be written (no such folder, a folder, no permission)."""
+    data = setup_png(tuple(sorted(labels.items())))
+    try:
+        if path.is_dir():
+            raise IsADirectoryError(errno.EISDIR, "is a folder, not a file", str(path))
+        path.write_bytes(data)
+    except OSError as exc:
+        raise DataError(str(path), "", f"cannot write the picture ({exc.strerror or type(exc).__name__})") from None
 
 
 def setup_picture(labels: dict[str, str], folder: Path | None = None) -> Path:
