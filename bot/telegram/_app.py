@@ -26,7 +26,7 @@ from .._model import Answer
 from ..review import Inbox
 from ._handlers import Handlers
 from ._polling import POLL_TIMEOUT, Poller
-from ._setup import configure_logging, default_persistence_path, file_url_for
+from ._setup import NewFiles, configure_logging, default_persistence_path, file_url_for
 from ._store import ChatStore
 from ._webhook import serve_webhook, stop_on_signals, with_retries
 
@@ -123,17 +123,42 @@ def run_telegram(args: argparse.Namespace) -> int:
         return _fail(problem, 2)
     configure_logging(token)
     persistence = None if args.no_persistence else (args.persistence or default_persistence_path()).expanduser()
+    review_log = Path(args.review_log).expanduser() if args.review_log else None
+    new_files = NewFiles({persistence: "chats", review_log: "questions"})  # what a failed start must not leave
+    inbox = None
     try:
-        inbox = (Inbox(args.review_log, retention_days=args.retention_days, timeout=REVIEW_TIMEOUT)
-                 if args.review_log else None)
+        inbox = (Inbox(review_log, retention_days=args.retention_days, timeout=REVIEW_TIMEOUT)
+                 if review_log else None)
         application = build_application(
             token, base_url=args.base_url, base_file_url=args.base_file_url, persistence=persistence,
             retention_days=args.retention_days, inbox=inbox, rate_limit=not args.no_rate_limit,
         )
     except InboxError as exc:
+        new_files.remove()
         return _fail(str(exc), 2)
     except OSError as exc:
+        if inbox is not None:
+            inbox.close()
+        new_files.remove()
         return _fail(f"cannot use the conversation store {persistence} ({exc.strerror or exc})", 2)
+    status = _serve(application, args, token, secret)
+    if status is not None:  # the start failed: nothing was answered, so nothing is left behind
+        store = application.persistence
+        if isinstance(store, ChatStore):
+            asyncio.run(store.flush())  # closes the file and its lock (again is harmless)
+        if inbox is not None:
+            inbox.close()
+        new_files.remove()
+        return status
+    store = application.persistence
+    if isinstance(store, ChatStore) and store.unsaved:
+        return _fail(f"{store.unsaved} conversations could not be saved to {store.path} at stop", 1)
+    return 0
+
+
+def _serve(application: Application[Any, Any, Any, Any, Any, Any], args: argparse.Namespace, token: str,
+           secret: str) -> int | None:
+    """Serve until stopped; None after a clean stop, else the exit status of a failed start (said in one line)."""
     application.bot_data["mode"] = (f"webhook {args.webhook} on {args.listen}:{args.port}" if args.webhook
                                     else "long polling")
     try:
@@ -154,10 +179,7 @@ def run_telegram(args: argparse.Namespace) -> int:
         return _fail(f"the Bot API failed at start-up ({_masked(exc.message, token)})", 1)
     except OSError as exc:  # e.g. the webhook port is taken
         return _fail(f"cannot listen on {args.listen}:{args.port} ({exc.strerror or type(exc).__name__})", 2)
-    store = application.persistence
-    if isinstance(store, ChatStore) and store.unsaved:
-        return _fail(f"{store.unsaved} conversations could not be saved to {store.path} at stop", 1)
-    return 0
+    return None
 
 
 def _fail(problem: str, status: int) -> int:

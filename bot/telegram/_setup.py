@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,43 @@ from .._knowledge import state_file
 def default_persistence_path() -> Path:
     """$XDG_STATE_HOME/hipbot/telegram.sqlite3, by default ~/.local/state/hipbot/telegram.sqlite3."""
     return state_file("telegram.sqlite3")
+
+
+class NewFiles:
+    """The SQLite files (each with its sidecars and lock) and folders that do not exist yet, so that a
+    start that fails can remove what it created: a file only while its table holds no rows."""
+
+    def __init__(self, files: dict[Path | None, str]) -> None:
+        self.files = {path: table for path, table in files.items() if path is not None and not _exists(path)}
+        self.folders = sorted({folder for path in self.files for folder in path.parents if not _exists(folder)},
+                              key=lambda folder: len(folder.parts), reverse=True)  # deepest first
+
+    def remove(self) -> None:
+        """Remove the files that were created and are still empty, then the created folders left empty."""
+        for path, table in self.files.items():
+            if _exists(path) and not _holds_rows(path, table):
+                for created in (path, *(path.with_name(path.name + end) for end in ("-wal", "-shm", ".lock"))):
+                    with contextlib.suppress(FileNotFoundError):
+                        created.unlink()
+        for folder in self.folders:
+            with contextlib.suppress(OSError):  # not empty (or not ours to remove): kept
+                folder.rmdir()
+
+
+def _exists(path: Path) -> bool:
+    return path.exists() or path.is_symlink()
+
+
+def _holds_rows(path: Path, table: str) -> bool:
+    """Whether the SQLite file has rows in `table` (True when that cannot be told: then it is kept)."""
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            return db.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchone() != (0,)
+        finally:
+            db.close()
+    except (sqlite3.Error, OSError, ValueError):
+        return path.is_file() and path.stat().st_size > 0
 
 
 def file_url_for(base_url: str) -> str:
