@@ -9,7 +9,7 @@ COPY corpus ./corpus
 COPY bot ./bot
 RUN pip install . \
     && useradd --system --create-home --home-dir /home/hipbot hipbot \
-    && mkdir -p /data && chown hipbot /data \
+    && install -d -m 0700 -o hipbot /data \
     && rm -rf /src
 
 USER hipbot
