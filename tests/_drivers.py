@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import pytest
@@ -83,12 +84,16 @@ def assert_well_formed(reply: Reply, state: State | None = None) -> None:
     assert State.from_dict(json.loads(json.dumps(reply.state.to_dict()))) == reply.state
 
 
-async def until(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
-    """Wait until `predicate()` holds, looking every 10 ms; TimeoutError after `timeout` seconds. For
-    conditions nothing announces (a thread's progress, a server's start); never a fixed pause."""
+async def until(predicate: Callable[[], bool | Awaitable[bool]], timeout: float = 30.0) -> None:
+    """Wait until `predicate()` (a plain or an async check) holds, looking every 10 ms; TimeoutError after
+    `timeout` seconds. For conditions nothing announces (a thread's progress, a server's start): a wait
+    that ends as soon as the condition holds, never a fixed pause."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while not predicate():
+    while True:
+        held = predicate()
+        if await held if inspect.isawaitable(held) else held:
+            return
         if loop.time() > deadline:
             raise TimeoutError(f"condition not met within {timeout} s")
         await asyncio.sleep(0.01)

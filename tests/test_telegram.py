@@ -15,6 +15,7 @@ import stat
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, cast
@@ -25,6 +26,7 @@ from telegram.error import BadRequest
 from telegram.ext import Application
 
 import bot
+from _drivers import FakeAnswerer, red_flag_reply, until
 from bot import Reply, State, default_engine
 from bot.cli import main as cli_main
 from bot.telegram import (
@@ -39,7 +41,7 @@ from bot.telegram import (
     polling,
     serve_webhook,
 )
-from fake_bot_api import FakeBotAPI
+from fake_bot_api import JSON, FakeBotAPI
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "123456:" + "A" * 35
@@ -81,9 +83,34 @@ def expected(*messages: str) -> Reply:
     return reply
 
 
-async def settle(seconds: float = 0.3) -> None:
-    """Give the bot time to send anything it should not."""
-    await asyncio.sleep(seconds)
+async def replies_so_far(api: FakeBotAPI, *chats: int, timeout: float = 30.0) -> dict[int, list[JSON]]:
+    """Every reply sent to each of `chats` for what it was sent so far, once nothing more can come: a /help
+    is sent to each, and each chat's updates are handled one at a time in order, so when its answer arrives
+    everything sent before it was handled. The /help and its answer are left out."""
+    marker = f"{default_engine().config.copy.help}\n\n{default_engine().config.copy.help_telegram}"
+    before = {chat: sum(m.get("text") == marker for m in api.replies(chat)) for chat in chats}
+    for chat in chats:
+        api.push_message(chat, "/help")
+
+    def answered(chat: int) -> bool:
+        return sum(m.get("text") == marker for m in api.replies(chat)) > before[chat]
+
+    await api.wait_for(lambda: all(answered(chat) for chat in chats), timeout)
+    replies = {}
+    for chat in chats:
+        sent = api.replies(chat)
+        last = max(i for i, m in enumerate(sent) if m.get("text") == marker)
+        assert last == len(sent) - 1, sent[last:]  # nothing after the marker's answer
+        replies[chat] = sent[:last]
+    return replies
+
+
+def handlers_of(application: App) -> Handlers:
+    """The Handlers that build_application registered in `application`."""
+    found = {h.callback.__self__ for h in application.handlers[0] if isinstance(getattr(h.callback, "__self__", None),
+                                                                                 Handlers)}
+    assert len(found) == 1
+    return found.pop()
 
 
 async def test_commands(api: FakeBotAPI, launch: Launch) -> None:
@@ -152,9 +179,9 @@ async def test_suggestion_button(api: FakeBotAPI, launch: Launch) -> None:
         assert second["text"] == f"› {button['text']}\n\n{expected(CAUSE, button['text']).text}"
         stale = api.push_callback(first, button["callback_data"])  # the keyboard of an older reply
         await api.wait_for(lambda: api.answered(stale))
-        await settle()
+        replies = (await replies_so_far(api, 5))[5]
     assert api.calls_of("answerCallbackQuery")[-1].params.get("text") == EXPIRED
-    assert len(api.replies(5)) == 2
+    assert replies == [first, second]
 
 
 async def test_forged_and_unknown_button_data_is_answered_as_expired(api: FakeBotAPI, launch: Launch,
@@ -165,9 +192,9 @@ async def test_forged_and_unknown_button_data_is_answered_as_expired(api: FakeBo
         forged = [api.push_callback(first, data) for data in ("s:" + "9" * 5000 + ":0", "s:1:" + "9" * 5000,
                                                               "f:" + "9" * 5000 + ":up", "zz", "")]
         await api.wait_for(lambda: all(api.answered(q) for q in forged))
-        await settle()
+        replies = (await replies_so_far(api, 6))[6]
     assert [c.params.get("text") for c in api.calls_of("answerCallbackQuery")] == [EXPIRED] * len(forged)
-    assert len(api.replies(6)) == 1 and "Error while handling" not in caplog.text
+    assert replies == [first] and "Error while handling" not in caplog.text
 
 
 async def test_a_rolled_back_store_cannot_match_a_lost_reply_s_buttons(api: FakeBotAPI, launch: Launch,
@@ -188,9 +215,9 @@ async def test_a_rolled_back_store_cannot_match_a_lost_reply_s_buttons(api: Fake
         await api.wait_replies(13, 3)
         query = api.push_callback(lost, lost["reply_markup"]["inline_keyboard"][0][0]["callback_data"])
         await api.wait_for(lambda: api.answered(query))
-        await settle()
+        replies = (await replies_so_far(api, 13))[13]
     assert api.calls_of("answerCallbackQuery")[-1].params.get("text") == EXPIRED
-    assert len(api.replies(13)) == 3
+    assert len(replies) == 3
 
 
 async def test_long_answer_is_split(api: FakeBotAPI, launch: Launch) -> None:
@@ -203,9 +230,7 @@ async def test_long_answer_is_split(api: FakeBotAPI, launch: Launch) -> None:
 
     async with launch(answer=long_answer):
         api.push_message(9, "tell me everything")
-        await api.wait_replies(9, 2)
-        await settle()
-    parts = api.replies(9)
+        parts = (await replies_so_far(api, 9))[9]
     assert len(parts) >= 3
     assert all(len(p["text"].encode("utf-16-le")) // 2 <= 4096 for p in parts)
     assert "\n\n".join(p["text"] for p in parts[:-1]) + parts[-1]["text"] == long_text
@@ -239,12 +264,11 @@ async def test_hundred_chats_at_once(api: FakeBotAPI, launch: Launch) -> None:
         for chat in chats:
             api.push_message(chat, questions[chat % len(questions)])
             api.push_message(chat, follow_up)
-        await api.wait_for(lambda: len(api.sent) >= 2 * len(chats), timeout=20)
-        await settle()
+        replies = await replies_so_far(api, *chats, timeout=60)
     wanted = {chat: expected(questions[chat % len(questions)], follow_up).text for chat in chats}
     assert len(set(wanted.values())) > 1
     for chat in chats:
-        first, second = [m["text"] for m in api.replies(chat)]
+        first, second = [m["text"] for m in replies[chat]]
         assert first == expected(questions[chat % len(questions)]).text
         assert second == wanted[chat]
 
@@ -258,12 +282,11 @@ async def test_server_failures_lose_no_reply(api: FakeBotAPI, launch: Launch, ra
     async with launch(rate_limit=rate_limit):
         for chat in (21, 22, 23):
             api.push_message(chat, CAUSE)
-        await api.wait_for(lambda: len(api.sent) >= 3, timeout=15)
-        await settle()
+        replies = await replies_so_far(api, 21, 22, 23)
     for chat in (21, 22, 23):
-        assert [m["text"] for m in api.replies(chat)] == [expected(CAUSE).text]
+        assert [m["text"] for m in replies[chat]] == [expected(CAUSE).text]
     statuses = [c.status for c in api.calls_of("sendMessage")]
-    assert {500, 429, None} <= set(statuses) and statuses.count(200) == 3
+    assert {500, 429, None} <= set(statuses) and statuses.count(200) == 3 + 3  # the answers and the markers'
 
 
 async def test_restart_keeps_the_conversation(api: FakeBotAPI, launch: Launch, tmp_path: Path) -> None:
@@ -284,10 +307,9 @@ async def test_group_chat_needs_a_mention(api: FakeBotAPI, launch: Launch) -> No
     async with launch():
         api.push_message(group, CAUSE, group=True, user_id=41)
         api.push_sticker(group, group=True, user_id=41)
-        await settle()
-        assert api.replies(group) == []
         asked = api.push_message(group, f"@{api.me['username']} {CAUSE}", group=True, user_id=41)
-        [reply] = await api.wait_replies(group, 1)
+        [reply] = await api.wait_replies(group, 1)  # the chat's updates are handled in order: the first two were
+        assert reply["reply_to_message_id"] == asked["message_id"]  # handled, unanswered, before this answer
         api.push_message(group, FIX_FOLLOW_UP, group=True, user_id=42, reply_to=reply)
         await api.wait_replies(group, 2)
     first, second = api.replies(group)
@@ -300,9 +322,9 @@ async def test_non_text_and_edits(api: FakeBotAPI, launch: Launch) -> None:
         api.push_sticker(51)
         [reply] = await api.wait_replies(51, 1)
         api.push_message(51, CAUSE, edited=True)
-        await settle()
+        replies = (await replies_so_far(api, 51))[51]
     assert reply["text"] == NOT_TEXT
-    assert len(api.replies(51)) == 1
+    assert replies == [reply]
 
 
 @pytest.mark.parametrize("kind", ["photo", "document", "video"])
@@ -317,8 +339,7 @@ async def test_a_caption_is_read_like_text(api: FakeBotAPI, launch: Launch, kind
         api.push_media(group, kind, caption=CAUSE, group=True, user_id=43)
         api.push_media(group, kind, caption=f"@{api.me['username']} {flag}", group=True, user_id=43)
         guidance, not_text = await api.wait_replies(52, 2)
-        [answered] = await api.wait_replies(group, 1)
-        await settle()
+        [answered] = await api.wait_replies(group, 1)  # in order: the caption without a mention was handled first
     assert expected(flag).intent == "red_flag"
     assert guidance["text"] == expected(flag).text and "physical therapist" in guidance["text"]
     assert not_text["text"] == NOT_TEXT
@@ -421,7 +442,8 @@ async def test_webhook_mode(api: FakeBotAPI) -> None:
                                                 stop=stop))
     base = f"http://127.0.0.1:{port}"
     async with aiohttp.ClientSession() as session:
-        await api.wait_for(lambda: bool(api.webhook) and application.running)
+        await api.wait_for(lambda: bool(api.webhook), timeout=30)
+        await until(lambda: application.running)  # started right after setWebhook, with no further call to the fake
         assert api.webhook == {"url": "https://bot.example/hook", "secret_token": "s3cret"}
         async with session.get(f"{base}/healthz") as health:
             assert health.status == 200 and await health.json() == {"ok": True, "bot": "hipbot_test_bot"}
@@ -469,11 +491,7 @@ async def _webhook(api: FakeBotAPI, limits: Any) -> AsyncIterator[int]:
                                                 port=port, secret="s3cret", retries=0, allowed_updates=ALLOWED_UPDATES,
                                                 stop=stop, limits=limits))
     await api.wait_for(lambda: bool(api.webhook), timeout=30)
-    for _ in range(3000):  # started right after setWebhook, with no further call to the fake
-        if application.running:
-            break
-        await asyncio.sleep(0.01)
-    assert application.running
+    await until(lambda: application.running)  # started right after setWebhook, with no further call to the fake
     try:
         yield port
     finally:
@@ -530,13 +548,15 @@ async def test_hipbot_telegram_webhook_health_and_a_taken_port(api: FakeBotAPI, 
     )
     try:
         async with aiohttp.ClientSession() as session:
-            for _ in range(300):
-                with contextlib.suppress(aiohttp.ClientConnectionError):
+
+            async def healthy() -> bool:
+                try:
                     async with session.get(f"http://127.0.0.1:{port}/healthz") as health:
-                        if health.status == 200:
-                            break
-                await asyncio.sleep(0.1)
-            assert health.status == 200
+                        return health.status == 200
+                except aiohttp.ClientConnectionError:
+                    return False
+
+            await until(healthy, timeout=60)
         status, err = await _run_bot("--webhook", "https://bot.example/hook", "--port", str(port),
                                      "--base-url", api.base_url, "--no-persistence")
         assert status == 2 and err.count("\n") == 1 and f"cannot listen on 127.0.0.1:{port}" in err
@@ -547,18 +567,6 @@ async def test_hipbot_telegram_webhook_health_and_a_taken_port(api: FakeBotAPI, 
     assert process.returncode == 0, log
     assert "hipbot ready as @hipbot_test_bot (webhook https://bot.example/hook on 127.0.0.1:" in log
     assert TOKEN not in log
-
-
-async def test_fake_server_uploads_and_edits(api: FakeBotAPI, launch: Launch) -> None:
-    async with launch() as application:
-        api.push_message(91, "/help")
-        [help_] = await api.wait_replies(91, 1)
-        await application.bot.send_photo(91, photo=b"\x89PNG fake bytes", caption="a <b>chart</b>", parse_mode="HTML")
-        await application.bot.edit_message_text("edited <i>text</i>", chat_id=91, message_id=help_["message_id"],
-                                                parse_mode="HTML")
-    assert api.photos == [b"\x89PNG fake bytes"]
-    assert api.replies(91)[-1]["caption"] == "a chart"
-    assert help_["text"] == "edited text" and help_["entities"] == [{"type": "italic", "offset": 7, "length": 4}]
 
 
 async def test_hipbot_telegram_command(api: FakeBotAPI, tmp_path: Path) -> None:
@@ -855,16 +863,16 @@ async def test_soak_with_random_failures_answers_every_update_once(api: FakeBotA
                                       "what about my feet?", "thanks!", "where should the pad sit?",
                                       "my leg tingles", "could it be the bench?", "bye")
     async with launch(rate_limit=True):
-        for text in rounds:
+        for count, text in enumerate(rounds, start=1):
             for chat in chats:
                 api.push_message(chat, text)
-            await api.wait_for(lambda: all(len(api.replies(c)) >= rounds.index(text) + 1 for c in chats), timeout=60)
-        await settle()
+            await api.wait_for(lambda n=count: all(len(api.replies(c)) >= n for c in chats), timeout=60)
+        replies = await replies_so_far(api, *chats, timeout=60)
     failed = [c for c in api.calls_of("sendMessage") if c.status != 200]
     assert failed, "the soak should have injected failures"
     for chat in chats:
-        assert len(api.replies(chat)) == len(rounds)  # every update answered exactly once
-    assert len({m["text"] for m in api.replies(chats[0])[:4]}) == 4
+        assert len(replies[chat]) == len(rounds)  # every update answered exactly once
+    assert len({m["text"] for m in replies[chats[0]][:4]}) == 4
 
 
 @pytest.mark.parametrize("content", [b"", b"SQLite format 3\x00" + b"\x00" * 40, b"not a database at all",
@@ -924,13 +932,14 @@ def test_the_store_forgets_chats_idle_past_the_retention(tmp_path: Path) -> None
 
 
 async def test_idle_chats_are_forgotten_in_memory(api: FakeBotAPI, launch: Launch) -> None:
-    now = [1_000_000.0]
+    """The first answer after a start sweeps out the chats not seen within the retention (30 days)."""
     async with launch() as application:
-        handlers = Handlers(bot.answer, retention_days=30, clock=lambda: now[0])
-        application.chat_data[55]["seen"] = now[0] - 31 * 86400
-        application.chat_data[56]["seen"] = now[0] - 29 * 86400
-        handlers._forget_idle_chats(application)
-        assert 55 not in application.chat_data and 56 in application.chat_data
+        now = time.time()
+        application.chat_data[55]["seen"] = now - 31 * 86400
+        application.chat_data[56]["seen"] = now - 29 * 86400
+        api.push_message(57, CAUSE)
+        await api.wait_replies(57, 1)
+        assert 55 not in application.chat_data and {56, 57} <= set(application.chat_data)
 
 
 def test_a_killed_bot_keeps_every_conversation_written_before(tmp_path: Path) -> None:
@@ -974,11 +983,14 @@ def test_an_unusable_store_path_is_one_line_and_exit_2(tmp_path: Path, monkeypat
 
 
 async def test_thumbs_down_sends_the_question_to_the_review_inbox(api: FakeBotAPI, tmp_path: Path) -> None:
+    """A confident answer is not kept, but its 👎 sends it to the inbox; red-flag guidance has no 👍/👎."""
     from bot.review import Inbox
 
+    flag = "my leg goes numb on thrusts"
+    answer = FakeAnswerer(confidence=0.9, replies={flag: red_flag_reply()})
     inbox = Inbox(tmp_path / "review.sqlite3")
-    application = build_application(TOKEN, base_url=api.base_url, persistence=None, inbox=inbox, rate_limit=False,
-                                    timeout=BOT_TIMEOUT)
+    application = build_application(TOKEN, answer=answer, base_url=api.base_url, persistence=None, inbox=inbox,
+                                    rate_limit=False, timeout=BOT_TIMEOUT)
     async with polling(application):
         api.push_message(61, CAUSE)
         [reply] = await api.wait_replies(61, 1)
@@ -986,12 +998,14 @@ async def test_thumbs_down_sends_the_question_to_the_review_inbox(api: FakeBotAP
         assert [button["text"] for button in rows[-1]] == ["👍", "👎"]
         query = api.push_callback(reply, rows[-1][1]["callback_data"])
         await api.wait_for(lambda: api.answered(query))
-        api.push_message(62, "my leg goes numb on thrusts")
-        [flag] = await api.wait_replies(62, 1)
-        await settle()
-    assert all(len(row) == 1 for row in flag["reply_markup"]["inline_keyboard"])  # no 👍/👎 under red-flag guidance
+        api.push_message(62, flag)
+        [guidance] = await api.wait_replies(62, 1)
+        review = handlers_of(application).review
+        assert review is not None
+        await asyncio.to_thread(review.join)  # everything queued for the inbox is written
+    assert all(len(row) == 1 for row in guidance["reply_markup"]["inline_keyboard"])  # no 👍/👎 under the guidance
     [entry] = inbox.entries()
-    assert (entry.text, entry.reason, entry.topic) == (CAUSE, "unhelpful", expected(CAUSE).topic)
+    assert (entry.text, entry.reason, entry.topic, entry.confidence) == (CAUSE, "unhelpful", "cause.general", 0.9)
     answers = [c.params.get("text") for c in api.calls_of("answerCallbackQuery")]
     assert any(text and "Thanks for telling me" in text for text in answers)
 
@@ -1006,8 +1020,9 @@ async def test_a_locked_review_inbox_never_delays_an_answer(api: FakeBotAPI, tmp
     inbox = Inbox(path)  # a write waits up to 10 s for the lock
     other = sqlite3.connect(path, isolation_level=None)
     other.execute("BEGIN EXCLUSIVE")  # e.g. `hipbot review --purge` in another process, stuck
-    application = build_application(TOKEN, base_url=api.base_url, persistence=None, inbox=inbox, rate_limit=False,
-                                    timeout=BOT_TIMEOUT)
+    unsure = FakeAnswerer(confidence=0.2)  # every answer low-confidence: every question is offered to the inbox
+    application = build_application(TOKEN, answer=unsure, base_url=api.base_url, persistence=None, inbox=inbox,
+                                    rate_limit=False, timeout=BOT_TIMEOUT)
     chats = range(700, 760)
     caplog.set_level(logging.WARNING)
     try:
@@ -1017,8 +1032,7 @@ async def test_a_locked_review_inbox_never_delays_an_answer(api: FakeBotAPI, tmp
             await api.wait_for(lambda: all(api.replies(c) for c in chats), timeout=30)
             assert other.in_transaction  # every answer went out while the inbox was locked
             other.rollback()
-            review = next(h.callback.__self__ for h in application.handlers[0]
-                          if isinstance(getattr(h.callback, "__self__", None), Handlers)).review
+            review = handlers_of(application).review
             assert review is not None and review.dropped > 0
             await asyncio.to_thread(review.join)  # the backlog, written now
             api.push_message(799, "what's the best protein powder for bulking?")  # the inbox is free again
@@ -1031,7 +1045,7 @@ async def test_a_locked_review_inbox_never_delays_an_answer(api: FakeBotAPI, tmp
 
 
 async def test_no_feedback_buttons_without_the_inbox(api: FakeBotAPI, launch: Launch) -> None:
-    async with launch():
+    async with launch(answer=FakeAnswerer()):
         api.push_message(63, CAUSE)
         [reply] = await api.wait_replies(63, 1)
     assert all("👎" not in button["text"] for row in reply["reply_markup"]["inline_keyboard"] for button in row)
