@@ -12,28 +12,18 @@ import os
 import shutil
 import sqlite3
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from _drivers import until
 from bot.telegram import ChatStore
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "123456:" + "A" * 35
 FULL = "PRAGMA max_page_count = {}"
 ROOMY = 1_073_741_823
-
-
-async def until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Wait until `predicate()` holds, checking often; TimeoutError after `timeout`."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise TimeoutError(f"condition not met within {timeout} s")
-        await asyncio.sleep(0.01)
 
 
 def _fill_up(store: ChatStore) -> None:
