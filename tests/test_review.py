@@ -11,31 +11,25 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot import Reply, answer
+from _drivers import article_reply, declined_reply, red_flag_reply
+from bot import Reply
 from bot.cli import main as hipbot
 from bot.evaluate import load_cases
 from bot.review import COLUMNS, DAY, MAX_TEXT, Entry, Inbox, InboxError, export_stubs, group, render
 
-CONFIDENT = ("why does my lower back ache when I do hip thrusts on the machine",
-             "how do I stop my lower back from arching during hip thrusts")
+# What the inbox keeps depends on the reply only (its intent and confidence), so these tests hand it replies
+# shaped like the core's, with the confidence they need, instead of hunting the classifier for one.
+CONFIDENT = "why does my lower back ache when I do hip thrusts on the machine"
 OFF_TOPIC = "what's the best protein powder for bulking"
-VAGUE = ("lockout feels off", "where do I look", "my spine")
-
-
-def reply_to(text: str) -> Reply:
-    return answer(text, None)
+VAGUE = "lockout feels off"
 
 
 def confident_reply() -> tuple[str, Reply]:
-    found = [(t, r) for t in CONFIDENT if (r := reply_to(t)).intent in ("cause", "fix") and r.confidence >= 0.6]
-    assert found, "expected a confident in-scope answer among CONFIDENT"
-    return found[0]
+    return CONFIDENT, article_reply(CONFIDENT, confidence=0.9)
 
 
 def vague_reply() -> tuple[str, Reply]:
-    found = [(t, r) for t in VAGUE if (r := reply_to(t)).intent in ("cause", "fix", "about") and r.confidence < 0.6]
-    assert found, "expected a low-confidence in-scope answer among VAGUE"
-    return found[0]
+    return VAGUE, article_reply(VAGUE, confidence=0.3)
 
 
 def rows(path: Path) -> list[tuple]:
@@ -52,8 +46,7 @@ def test_a_confident_in_scope_answer_is_not_stored(tmp_path: Path) -> None:
 
 
 def test_out_of_scope_and_low_confidence_are_stored_with_what_hipbot_made_of_them(tmp_path: Path) -> None:
-    off = reply_to(OFF_TOPIC)
-    assert off.intent == "out_of_scope"
+    off = declined_reply()
     vague_text, vague = vague_reply()
     path = tmp_path / "inbox.sqlite3"
     with Inbox(path, now=lambda: 1_000_000.0) as inbox:
@@ -82,12 +75,12 @@ def test_the_threshold_decides_what_counts_as_low_confidence(tmp_path: Path) -> 
 
 
 def test_red_flags_and_greetings_are_answered_on_purpose_and_never_stored(tmp_path: Path) -> None:
-    alarm = reply_to("after thrusting my legs went numb and I can't control my bladder")
-    hello = reply_to("hey there")
-    assert (alarm.intent, hello.intent) == ("red_flag", "greeting")
+    alarm, hello = red_flag_reply(), Reply("greeting", "greeting.hello", "Hi!", confidence=0.1)
+    check = Reply("check", "check.screen", "First, a quick safety check.", confidence=0.1)
     with Inbox(tmp_path / "inbox.sqlite3") as inbox:
-        assert not inbox.consider("after thrusting my legs went numb and I can't control my bladder", alarm, threshold=2.0)
+        assert not inbox.consider("after thrusting my legs went numb", alarm, threshold=2.0)
         assert not inbox.consider("hey there", hello, threshold=2.0)
+        assert not inbox.consider("check my form", check, threshold=2.0)
         assert inbox.entries() == []
 
 
@@ -101,7 +94,7 @@ def test_an_answer_marked_unhelpful_is_stored_whatever_its_confidence(tmp_path: 
 
 
 def test_empty_text_is_not_stored_and_long_text_is_cut(tmp_path: Path) -> None:
-    off = reply_to(OFF_TOPIC)
+    off = declined_reply()
     with Inbox(tmp_path / "inbox.sqlite3") as inbox:
         assert not inbox.consider("   \n", off)
         assert inbox.consider("protein " * 1000, off)
@@ -111,7 +104,7 @@ def test_empty_text_is_not_stored_and_long_text_is_cut(tmp_path: Path) -> None:
 
 def test_rows_older_than_the_retention_are_deleted_on_write_and_on_open(tmp_path: Path) -> None:
     path, clock = tmp_path / "inbox.sqlite3", [1_000_000.0]
-    off = reply_to(OFF_TOPIC)
+    off = declined_reply()
     with Inbox(path, retention_days=30, now=lambda: clock[0]) as inbox:
         inbox.consider("is creatine worth it for glute growth", off)
         clock[0] += 20 * DAY
@@ -128,7 +121,7 @@ def test_rows_older_than_the_retention_are_deleted_on_write_and_on_open(tmp_path
 
 
 def test_purge_deletes_everything_and_counts_it(tmp_path: Path) -> None:
-    off = reply_to(OFF_TOPIC)
+    off = declined_reply()
     with Inbox(tmp_path / "inbox.sqlite3") as inbox:
         for text in ("best shaker bottle brand", "how much whey after leg day", "is bcaa a scam"):
             inbox.consider(text, off)
@@ -140,7 +133,7 @@ def test_purge_deletes_everything_and_counts_it(tmp_path: Path) -> None:
 def test_the_file_is_private_and_its_new_folder_too(tmp_path: Path) -> None:
     path = tmp_path / "state" / "review" / "inbox.sqlite3"
     with Inbox(path) as inbox:
-        inbox.consider(OFF_TOPIC, reply_to(OFF_TOPIC))
+        inbox.consider(OFF_TOPIC, declined_reply())
         files = [path, *path.parent.glob("inbox.sqlite3-*")]
         assert all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files), [oct(f.stat().st_mode) for f in files]
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
@@ -154,7 +147,8 @@ def test_an_existing_file_with_loose_permissions_is_made_private(tmp_path: Path)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
-@pytest.mark.parametrize("content", [b"leg day notes, definitely not a database\n" * 20, b"SQLite format 3\x00" + b"\xff" * 4000])
+@pytest.mark.parametrize("content", [b"leg day notes, definitely not a database\n" * 20,
+                                     b"SQLite format 3\x00" + b"\xff" * 4000])
 def test_a_file_that_is_not_an_inbox_raises_one_clear_line(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "inbox.sqlite3"
     path.write_bytes(content)
@@ -181,13 +175,14 @@ def test_a_folder_at_the_path_raises_inbox_error(tmp_path: Path) -> None:
         Inbox(tmp_path)
 
 
-def test_a_failed_write_is_logged_not_raised_and_a_failed_read_raises_inbox_error(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_failed_write_is_logged_not_raised_and_a_failed_read_raises_inbox_error(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = tmp_path / "inbox.sqlite3"
     with Inbox(path) as inbox:
         with sqlite3.connect(path) as db:
             db.execute("DROP TABLE questions")
         with caplog.at_level(logging.WARNING, logger="bot.review"):
-            assert inbox.consider(OFF_TOPIC, reply_to(OFF_TOPIC)) is False
+            assert inbox.consider(OFF_TOPIC, declined_reply()) is False
         with pytest.raises(InboxError, match="cannot read"):
             inbox.entries()
     assert "could not store" in caplog.text
@@ -237,8 +232,10 @@ def test_grouping_puts_near_duplicates_together_largest_first() -> None:
     assert protein.text == "best protein powder for bulking?"
     assert protein.topic == "out_of_scope.supplements" and protein.intent == "out_of_scope"
     assert protein.reasons == {"out_of_scope": 3, "unhelpful": 1}
-    assert set(protein.wordings) == {"What's the best protein powder to bulk?", "whats the best protein powder for bulking"}
-    assert {e.text for e in pregnant.entries} == {"can I hip thrust while pregnant?", "is it safe to do hip thrusts when pregnant"}
+    assert set(protein.wordings) == {"What's the best protein powder to bulk?",
+                                     "whats the best protein powder for bulking"}
+    assert {e.text for e in pregnant.entries} == {"can I hip thrust while pregnant?",
+                                                  "is it safe to do hip thrusts when pregnant"}
     assert {g.text for g in groups[2:]} == {"my neck hurts on hip thrusts", "my knees hurt on hip thrusts"}
     assert group([]) == []
 
@@ -283,12 +280,14 @@ def test_render_lists_groups_largest_first_with_at_most_three_other_wordings() -
     assert render([]) == "The review inbox is empty."
 
 
-def test_exported_stubs_load_in_the_evaluator_and_run_with_hipbot_eval(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_exported_stubs_load_in_the_evaluator_and_run_with_hipbot_eval(tmp_path: Path,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
     inbox_path, stubs = tmp_path / "inbox.sqlite3", tmp_path / "stubs.yaml"
     vague_text, vague = vague_reply()
     with Inbox(inbox_path) as inbox:
-        for text in ("best protein powder for bulking?", "whats the best protein powder for bulking", "how many sets per week"):
-            inbox.consider(text, reply_to(text))
+        for text in ("best protein powder for bulking?", "whats the best protein powder for bulking",
+                     "how many sets per week"):
+            inbox.consider(text, declined_reply())
         inbox.consider(vague_text, vague)
         groups = group(inbox.entries())
     assert export_stubs(groups, stubs) == len(groups) == 3
@@ -313,7 +312,7 @@ def test_an_empty_export_is_still_a_valid_set(tmp_path: Path) -> None:
 def test_purged_and_expired_questions_are_overwritten_on_disk(tmp_path: Path) -> None:
     """Deleted rows are not left in free pages or the write-ahead log, whatever SQLite's build default."""
     path, now = tmp_path / "inbox.sqlite3", [1_000_000.0]
-    off = reply_to(OFF_TOPIC)
+    off = declined_reply()
     with Inbox(path, now=lambda: now[0]) as inbox:
         inbox.consider("zanzibar protein shaker question", off)
         now[0] += 31 * DAY
