@@ -29,7 +29,8 @@ def test_a_red_flag_in_any_answer_wins(converse):
 
 
 @pytest.mark.parametrize(("answers", "cause"), [
-    (["it hurts right at the top when I lock out", "shins vertical, feet hip-width apart", "light", "no"], "cause.lumbar_extension"),
+    (["it hurts right at the top when I lock out", "shins vertical, feet hip-width apart", "light", "no"],
+     "cause.lumbar_extension"),
     (["where the pad sits", "from the first rep", "1", "1", "1"], "cause.pad_position"),
     (["Upper back or neck", "higher: near my neck, or I slide up during the set", "1", "1", "1"], "cause.bench_height"),
     (["hamstrings", "far out in front of my knees", "1", "1", "1"], "cause.foot_placement"),
@@ -48,7 +49,8 @@ def test_scripted_checks_rank_the_cause_first(converse, answers, cause):
 
 
 def test_free_text_answers_several_questions_at_once(converse):
-    start, screen, nxt = run_check(converse, SCREEN_NO, "it hurts at the top when I lock out and I barely feel my glutes")
+    said = "it hurts at the top when I lock out and I barely feel my glutes"
+    start, screen, nxt = run_check(converse, SCREEN_NO, said)
     answered = dict(nxt.state.check_answers)
     assert answered["where"] == "Low back, mostly at the top of the rep"
     assert answered["glutes"] == "Barely: it's mostly my back"
@@ -71,8 +73,15 @@ def test_cancel_leaves_the_check(converse, word):
     assert normal.intent == "fix"
 
 
-def test_plain_request_starts_the_check(engine):
-    reply = engine.answer("can you help me figure out why my back hurts?")
+@pytest.mark.parametrize("text", [
+    "can you help me figure out why my back hurts?",
+    "can you go through my form with me?",
+    "could you look over my setup",
+    "help me work out why my back hurts",
+    "ask me some questions to find the cause",
+])
+def test_plain_request_starts_the_check(engine, text):
+    reply = engine.answer(text)
     assert reply.intent == "check" and reply.topic == "check.screen"
     assert reply.suggestions == ("Yes, at least one", "No, none of these")
 
@@ -83,7 +92,8 @@ def test_red_flag_in_the_request_beats_starting_the_check(engine):
 
 def test_never_more_than_five_questions_after_the_screen(converse):
     replies = run_check(converse, SCREEN_NO, *["not sure"] * 20)
-    questions = [r for r in replies if r.intent == "check" and not r.text.startswith("Sorry") and r.topic != "check.screen"]
+    questions = [r for r in replies
+                 if r.intent == "check" and not r.text.startswith("Sorry") and r.topic != "check.screen"]
     assert len(questions) <= 5
     assert replies[-1].intent != "check"
 
