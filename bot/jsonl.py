@@ -31,7 +31,7 @@ def serve_jsonl(source: IO[str], sink: IO[str], answer: Answer, max_sessions: in
     return 1 if failed else 0
 
 
-def _handle(line: str, number: int, sessions: OrderedDict[str, State], answer: Answer) -> dict:
+def _handle(line: str, number: int, sessions: OrderedDict[str, State], answer: Answer) -> dict[str, object]:
     if len(line) > MAX_LINE_CHARS:
         return {"error": f"line longer than {MAX_LINE_CHARS} characters", "line": number}
     if not line.strip():

@@ -50,7 +50,7 @@ def _holds_rows(path: Path, table: str) -> bool:
     try:
         db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         try:
-            return db.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchone() != (0,)
+            return bool(db.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchone() != (0,))
         finally:
             db.close()
     except (sqlite3.Error, OSError, ValueError):
