@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot import INTENTS
+from _drivers import assert_well_formed
 
 
 @pytest.mark.parametrize(("text", "intent", "says"), [
@@ -31,13 +31,21 @@ def test_huge_message_is_answered(engine):
 
 
 def test_random_bytes_never_crash(engine):
+    """Junk gets a well-formed reply, never an answer from the article, and mostly the not-text reply."""
     import random
 
     rng = random.Random(7)
+    replies = []
     for _ in range(50):
         junk = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 400))).decode("latin-1")
-        assert engine.answer(junk).intent in INTENTS
+        reply = engine.answer(junk)
+        assert_well_formed(reply)
+        assert reply.intent not in ("cause", "fix", "about"), (junk, reply.topic)
+        replies.append(reply)
+    assert sum(reply.topic == "out_of_scope.not_text" for reply in replies) >= 40
 
 
 def test_non_string_input_is_coerced(engine):
-    assert engine.answer(12345).intent in INTENTS  # type: ignore[arg-type]
+    reply = engine.answer(12345)  # type: ignore[arg-type]
+    assert_well_formed(reply)
+    assert reply == engine.answer("12345")  # read as its text

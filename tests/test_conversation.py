@@ -47,12 +47,6 @@ def test_state_is_returned_not_kept(engine):
     assert first.state.turns == 1
 
 
-def test_state_round_trips_through_its_dict_form(converse):
-    reply = converse("my foot tingles", "what about the bench?")[-1]
-    assert State.from_dict(reply.state.to_dict()) == reply.state
-    assert State.from_dict(None) == State()
-
-
 def test_suggestions_are_answerable_follow_ups(engine):
     cause = engine.answer("could overloading the machine be what hurts my back?")
     replies = {s: engine.answer(s, cause.state) for s in cause.suggestions}

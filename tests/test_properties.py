@@ -7,7 +7,8 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot import INTENTS, State
+from _drivers import assert_well_formed
+from bot import State
 
 TOPIC_IDS = st.sampled_from([None, "cause.bench_height", "fix.pad_position", "red_flag.numbness", "about.muscles"])
 STATES = st.builds(
@@ -29,12 +30,8 @@ SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[Heal
 @given(text=st.text(max_size=2_000), state=STATES)
 def test_any_text_gives_a_valid_reply(engine, text, state):
     reply = engine.answer(text, state)
-    assert reply.intent in INTENTS
-    assert reply.text.strip()
-    assert 0.0 <= reply.confidence <= 1.0
-    assert reply.state.turns == state.turns + 1
+    assert_well_formed(reply, state)
     assert reply.state.check_step in (None, "screen", "where", "when", "bench", "feet", "load", "glutes", "condition")
-    json.dumps(reply.to_json())
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -42,7 +39,8 @@ def test_any_text_gives_a_valid_reply(engine, text, state):
 def test_huge_unicode_text_gives_a_valid_reply(engine, piece, copies):
     text = (piece * copies)[:100_000]
     reply = engine.answer(text)
-    assert reply.intent in INTENTS and reply.text.strip()
+    assert_well_formed(reply)
+    assert len(reply.text) <= 4096  # one Telegram message, however long the question
 
 
 @SETTINGS
@@ -50,10 +48,14 @@ def test_huge_unicode_text_gives_a_valid_reply(engine, piece, copies):
     "my back hurts hip thrust pad bench feet numb tingling why how fix should glutes arch brace heavy "
     "leg down calf weak night still weeks the a and it that is".split()), max_size=30))
 def test_domain_word_salad_gives_a_valid_reply(engine, words):
-    reply = engine.answer(" ".join(words))
-    assert reply.intent in INTENTS and reply.text.strip()
+    text = " ".join(words)
+    reply = engine.answer(text)
+    assert_well_formed(reply)
+    assert engine.answer(text) == reply  # the same message, the same reply
+    assert reply.sources or reply.intent not in ("cause", "fix", "about")  # an article answer names its section
 
 
 @given(state=STATES)
 def test_state_round_trips_through_json(state):
     assert State.from_dict(json.loads(json.dumps(state.to_dict()))) == state
+    assert State.from_dict(None) == State()
