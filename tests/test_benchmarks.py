@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import json
 import random
 import re
 import sys
@@ -11,6 +11,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # benchmarks/ is run from the project folder, not installed
     sys.path.insert(0, str(ROOT))
+
+import pytest  # noqa: E402
 
 from benchmarks import growth, latency, memory, process, report, store, telegram_path  # noqa: E402
 from benchmarks.common import (  # noqa: E402
@@ -24,7 +26,7 @@ from benchmarks.common import (  # noqa: E402
     questions,
     run_child,
 )
-from bot import load_corpus  # noqa: E402
+from bot import Engine, Reply, State, load_corpus  # noqa: E402
 
 TEXTS = ["why does my lower back hurt on hip thrusts?", "how do I fix that?", "my leg goes numb on thrusts"]
 
@@ -47,13 +49,28 @@ def test_time_calls_gives_one_sample_per_call() -> None:
     assert all(isinstance(t, int) and t >= 0 for s in samples for t in s)
 
 
-def test_latency_table(engine) -> None:
+def test_latency_table(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[str] = []
+
+    def answer(text: str, state: State | None = None) -> Reply:
+        asked.append(text)
+        return Engine.answer(engine, text, state)
+
+    monkeypatch.setattr(engine, "answer", answer)
     table = latency.measure(engine, TEXTS, calls=6, warmup=2)
+    assert asked == TEXTS[:2] + [TEXTS[i % 3] for i in range(6)]  # the warm-up, then each call timed once
     assert [row[0] for row in table.rows] == ["p50", "p95", "p99"]
-    for row in table.rows:
-        ours, floor, ratio = (float(cell.split()[0].rstrip("x")) for cell in row[1:4])
-        assert ours > 0 and floor > 0 and ratio > 0
+    figures = [tuple(float(cell.split()[0].rstrip("x")) for cell in row[1:4]) for row in table.rows]
+    for ours, floor, ratio in figures:
+        assert ours > 0 and floor > 0
+        assert ratio == pytest.approx(ours / floor, rel=0.05, abs=0.01)  # the cells round to 3 and 2 decimals
+    assert [f[0] for f in figures] == sorted(f[0] for f in figures)  # p50 <= p95 <= p99
+    assert [f[1] for f in figures] == sorted(f[1] for f in figures)
     assert [check.name for check in table.checks] == ["answer p50", "answer p99"]
+    for check, row in zip(table.checks, (table.rows[0], table.rows[2])):
+        assert check.measured.startswith(row[1]) and check.target == row[4]
+        assert row[5] == ("meets" if check.met else "MISSES")
+        assert check.met == (float(row[1].split()[0]) <= latency.TARGET_MS[int(row[0][1:])])
 
 
 def test_run_child_times_and_measures(tmp_path: Path) -> None:
@@ -64,10 +81,13 @@ def test_run_child_times_and_measures(tmp_path: Path) -> None:
     assert run.seconds > 0 and run.peak_rss > MB
 
 
-def test_jsonl_run_answers_every_line(engine) -> None:
-    runs = process.jsonl_runs(TEXTS, Path(os.environ["HIPBOT_CACHE_DIR"]), runs=1)
+def test_jsonl_run_answers_every_line(engine: Engine, index_cache: Path) -> None:
+    runs = process.jsonl_runs(TEXTS, index_cache, runs=1)
+    replies = [json.loads(line) for line in runs[0].stdout.splitlines()]
+    assert [r["topic"] for r in replies] == [engine.answer(text).topic for text in TEXTS]  # each line, in order
     table = process.throughput_table(runs, len(TEXTS))
-    assert runs[0].stdout.count(b"\n") == len(TEXTS) and float(table.rows[0][3]) > 0
+    assert table.rows[0][:2] == ("3", "1")
+    assert float(table.rows[0][3]) == pytest.approx(len(TEXTS) / runs[0].seconds, abs=0.051)
 
 
 def test_parse_importtime() -> None:
