@@ -57,8 +57,8 @@ class OnnxEncoder:
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, DIMENSIONS), np.float32)
-        with self._lock:
-            encodings = self._tokenizer.encode_batch(list(texts))
+        with self._lock:  # one by one: encode_batch's thread pool costs more than it saves on a few sentences
+            encodings = [self._tokenizer.encode(text) for text in texts]
         ids = [e.ids for e in encodings]
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))  # similar lengths share a batch
         out = np.empty((len(ids), DIMENSIONS), np.float32)

@@ -6,7 +6,7 @@ import functools
 import hashlib
 import logging
 import threading
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -90,22 +90,48 @@ class Engine:
     def answer(self, text: str, state: State | None = None) -> Reply:
         """Route `text` in the conversation `state` and compose the grounded reply; safety first.
         The reply never repeats the previous one word for word."""
-        state = self.safety.sanitize(self.check.sanitize(state or State()))
-        return self._unrepeated(self._answer(text, state), state.last_reply)
+        return self._decide(text, state)[0]
 
-    def _answer(self, text: str, state: State) -> Reply:
+    def explain(self, text: str, state: State | None = None) -> Explanation:
+        """Why the core answered `text` as it did: the record of the same pass that composed the reply."""
+        reply, trace, state = self._decide(text, state)
+        screening = trace.screening
+        found = screening.triage.flags if screening.triage and not screening.triage.sticky else ()
+        route = trace.route
+        similarities = route.similarities if route is not None and route.similarities is not None else \
+            self.index.similarities(self.index.vectorize(self.lexicon.expand(trace.said, screening.corrections)))
+        sections = tuple(Source(self.chunks[i].id, self.chunks[i].heading, round(float(similarities[i]), 3))
+                         for i in np.argsort(-similarities)[:MAX_SOURCES] if similarities[i] > 0)
+        signs = tuple((hit.sign, round(hit.score, 3), hit.piece[:80]) for hit in trace.reading.signs) \
+            if trace.reading else ()
+        return Explanation(
+            reply.intent, reply.topic, reply.confidence, found,
+            sticky=reply.intent == "red_flag" and not found and bool(state.red_flags),
+            classifier_flag=route.classifier_flag if route else None, sections=sections,
+            followup=route.followup if route else False,
+            not_covered=trace.uncovered.gap.kind if trace.uncovered else None,
+            closest=route.closest if route and reply.intent != "red_flag" else (), signs=signs,
+        )
+
+    def _decide(self, text: str, state: State | None) -> tuple[Reply, _Trace, State]:
+        """The reply, the record of how it was reached, and the (sanitised) state it answered in."""
+        state = self.safety.sanitize(self.check.sanitize(state or State()))
         said = normalize(text if isinstance(text, str) else str(text))  # once: everything below reads this
-        screening = self.safety.screen(said, state)
+        trace = _Trace(said, self.safety.screen(said, state))
+        return self._unrepeated(self._answer(trace, state), state.last_reply), trace, state
+
+    def _answer(self, trace: _Trace, state: State) -> Reply:
+        said, screening = trace.said, trace.screening
         state = replace(state, body_parts=self.safety.body_parts(said))
         if screening.triage:
             return self._red_flag_reply(screening.triage, state, None)
-        reading = self._read(said, screening)
+        reading = trace.reading = self._read(said, screening)
         if state.check_step is not None:
-            return self._check_turn(said, state, screening, reading)
+            return self._check_turn(trace, state, reading)
         learned = self.safety.from_reading(reading, state)
         if learned:
             return self._red_flag_reply(learned, state, None)
-        reply = self._routed(said, state, screening, reading)
+        reply = self._routed(trace, state, reading)
         if reply.intent in ("cause", "fix", "about", "out_of_scope") and not state.red_flags \
                 and self.safety.unsure(reading):
             text = cut(f"{reply.text}\n\n{self.config.replies['watch_signs']}", BUDGET + 300)
@@ -116,12 +142,13 @@ class Engine:
         """The encoder's reading of the message, negated signs blanked out ("no numbness")."""
         return self.reader.read(screening.scan.without_negated(said)[:ANALYSIS_LIMIT])
 
-    def _routed(self, said: str, state: State, screening: Screening, reading: Reading) -> Reply:
+    def _routed(self, trace: _Trace, state: State, reading: Reading) -> Reply:
         """The answer when no red flag decides it: routed, checked, pictured or declined."""
-        route = self._route(said, state, screening, reading)
+        said, screening = trace.said, trace.screening
+        route = trace.route = self._route(said, state, screening, reading)
         wants_check = self.check.wants_to_start(said)
         wants_picture = bool(self.config.picture.trigger.search(said))
-        uncovered = None if route.smalltalk else self.coverage.find(said)
+        uncovered = trace.uncovered = None if route.smalltalk else self.coverage.find(said)
         triage = self.safety.after_routing(route.topic, route.classifier_flag, said, state,
                                            asks_more=wants_check or wants_picture or uncovered is not None)
         if triage:  # before the check, the picture or a decline: none of them replaces the guidance
@@ -161,27 +188,6 @@ class Engine:
         return Reply("about", "about.source", self.about, (), 1.0, self.composer.suggestions("greeting"),
                      replace(state, turns=state.turns + 1))
 
-    def explain(self, text: str, state: State | None = None) -> Explanation:
-        """What the core saw in `text` and why it answered as it did (it reads the message again)."""
-        reply = self.answer(text, state)
-        state = self.safety.sanitize(self.check.sanitize(state or State()))
-        said = normalize(text if isinstance(text, str) else str(text))
-        screening = self.safety.screen(said, state)
-        route = self._route(said, state, screening)
-        uncovered = None if route.smalltalk else self.coverage.find(said)
-        found = screening.triage.flags if screening.triage and not screening.triage.sticky else ()
-        learned = tuple((hit.sign, round(hit.score, 3), hit.piece[:80]) for hit in self._read(said, screening).signs)
-        similarities = self.index.similarities(self.index.vectorize(self.lexicon.expand(said, screening.corrections)))
-        sections = tuple(Source(self.chunks[i].id, self.chunks[i].heading, round(float(similarities[i]), 3))
-                         for i in np.argsort(-similarities)[:MAX_SOURCES] if similarities[i] > 0)
-        return Explanation(
-            reply.intent, reply.topic, reply.confidence, found,
-            sticky=reply.intent == "red_flag" and not found and bool(state.red_flags),
-            classifier_flag=route.classifier_flag, sections=sections, followup=route.followup,
-            not_covered=uncovered.gap.kind if uncovered else None,
-            closest=route.closest if reply.intent != "red_flag" else (), signs=learned,
-        )
-
     def topics(self) -> frozenset[str]:
         """Every topic a reply can carry (what a labelled set may name)."""
         intents = set(INTENTS)
@@ -209,17 +215,18 @@ class Engine:
         return Reply("out_of_scope", f"out_of_scope.{gap.kind}", "\n\n".join(parts), sources, 1.0,
                      self.composer.suggestions("out_of_scope"), replace(state, turns=state.turns + 1))
 
-    def _route(self, said: str, state: State, screening: Screening, reading: Reading | None = None) -> Route:
+    def _route(self, said: str, state: State, screening: Screening, reading: Reading) -> Route:
         return self.router.route(said, state, screening.scan.without_negated(said), screening.corrections,
-                                 reading.embedding if reading else None)
+                                 reading.embedding)
 
-    def _check_turn(self, said: str, state: State, screening: Screening, reading: Reading) -> Reply:
+    def _check_turn(self, trace: _Trace, state: State, reading: Reading) -> Reply:
         """A message while the guided check asks (its patterns already scanned): the sign model's or the
         classifier's red flag, then a picture request, then the answer. An offered choice is never read
         by the models as a symptom; the patterns see every message."""
         assert state.check_step is not None
+        said = trace.said
         if not self.check.is_choice(said, state.check_step):
-            route = self._route(said, state, screening, reading)
+            route = trace.route = self._route(said, state, trace.screening, reading)
             triage = self.safety.from_reading(reading, state) or self.safety.after_routing(
                 route.topic, route.classifier_flag, said, state)
             if triage:
@@ -371,6 +378,17 @@ class Engine:
         samples += [(normalize(sentence), NONE) for chunk in self.chunks if chunk.kind != "red_flag"
                     for sentence in chunk.text.replace("\n", " ").split(". ")]
         return samples
+
+
+@dataclass
+class _Trace:
+    """What one pass through the core saw, filled in as it goes: `explain` reports it as it happened."""
+
+    said: str  # the message, normalised
+    screening: Screening  # the rules' scan
+    reading: Reading | None = None  # the encoder's signs and embedding (not read when a rule decided)
+    route: Route | None = None  # the router's decision (not taken when a red flag decided first)
+    uncovered: Uncovered | None = None  # the not-covered rule, when it fired
 
 
 _REPLY_FALLBACK = {"greeting": "greeting.hello", "out_of_scope": "out_of_scope"}

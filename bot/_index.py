@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import os
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ from ._encoder import Encoder
 from ._model import Chunk
 from ._text import features, weigh, words
 
-INDEX_FORMAT = 5
+INDEX_FORMAT = 6
 _CODE_FILES = ("_text.py", "_index.py", "_lexicon.py", "_understanding.py")
 EMBEDDING_C = 16.0  # inverse regularisation of the embedding classifiers (chosen on the development sets)
 SIGN_WEIGHT = 6.0  # weight of a sign example against a no-sign one: misses cost more than false alarms
@@ -45,7 +46,7 @@ class Index:
     sign_weights: np.ndarray  # (dimensions, signs)
     sign_intercept: np.ndarray
     sign_bank: np.ndarray  # (samples, dimensions): the sign model's training embeddings, for a nearest-example check
-    sign_bank_labels: np.ndarray  # (samples,): each one's column in `signs`
+    sign_bank_labels: np.ndarray  # (samples,): each one's column in `signs`, in ascending order
 
     def __post_init__(self) -> None:
         for array in (self.idf, self.chunk_weights, self.class_weights, self.intercept, self.topic_embedding_weights,
@@ -76,9 +77,12 @@ class Index:
         """(signs,): for each class of the sign model (NONE among them), the similarity of `embedding` to
         its nearest training example. A sign counts only where it beats NONE: a look-alike such as
         "fell off the wagon" sits nearest to its own kind."""
-        nearest = np.full(len(self.signs), -1.0, dtype=np.float32)
-        np.maximum.at(nearest, self.sign_bank_labels, self.sign_bank @ embedding)
-        return nearest
+        return np.maximum.reduceat(self.sign_bank @ embedding, self._sign_starts)
+
+    @functools.cached_property
+    def _sign_starts(self) -> np.ndarray:
+        """Where each sign's examples begin in the bank (sorted by sign at build time, every sign present)."""
+        return np.searchsorted(self.sign_bank_labels, np.arange(len(self.signs)))
 
     def sign_probabilities(self, embeddings: np.ndarray) -> np.ndarray:
         """(pieces, signs): each piece's probability of every warning sign (and of none)."""
@@ -116,6 +120,8 @@ def build_index(chunk_texts: list[str], samples: list[tuple[str, str]], domain_t
                                class_weight={name: 1.0 if name == NONE else SIGN_WEIGHT for name in set(names)})
     bank = encoder.encode([text for text, _ in sign_samples])
     signs.fit(bank, names)
+    columns = np.array([list(signs.classes_).index(name) for name in names], dtype=np.int16)
+    order = np.argsort(columns, kind="stable")  # grouped by sign: the nearest-example check reduces per group
     return Index(
         vocabulary={str(k): int(v) for k, v in vectorizer.vocabulary_.items()},
         idf=vectorizer.idf_.astype(np.float64),
@@ -130,8 +136,8 @@ def build_index(chunk_texts: list[str], samples: list[tuple[str, str]], domain_t
         signs=tuple(str(c) for c in signs.classes_),
         sign_weights=np.ascontiguousarray(signs.coef_.T, dtype=np.float32),
         sign_intercept=signs.intercept_.astype(np.float32),
-        sign_bank=np.ascontiguousarray(bank, dtype=np.float32),
-        sign_bank_labels=np.array([list(signs.classes_).index(name) for name in names], dtype=np.int16),
+        sign_bank=np.ascontiguousarray(bank[order], dtype=np.float32),
+        sign_bank_labels=columns[order],
     )
 
 
