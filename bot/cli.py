@@ -246,6 +246,8 @@ def _question(args: argparse.Namespace) -> str:
     """The arguments, else what is piped on stdin; a usage error (exit 2) when there is neither."""
     given = " ".join(args.text).strip()
     if given:
+        if not _utf8(given):  # bytes that are not UTF-8 reach argv as lone surrogates
+            raise DataError("the question", "", "not UTF-8 text (check the terminal's encoding)")
         return given
     stdin: IO[str] | None = sys.stdin
     if stdin is None or stdin.isatty():
@@ -259,6 +261,14 @@ def _question(args: argparse.Namespace) -> str:
     if not text:
         args.usage_error("no question: stdin was empty; give the question as arguments or pipe it on stdin")
     return text
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _utf8_lines(stdin: IO[str]) -> IO[str]:
@@ -303,7 +313,11 @@ def _chat(args: argparse.Namespace) -> int:
     from .repl import run_repl
 
     engine = default_engine()  # load (or, the first time, build) the index before the first prompt
-    return run_repl(_answering(args), engine.config.copy, explain=engine.explain)
+    stdin = sys.stdin
+    if stdin is not None and not stdin.isatty() and hasattr(stdin, "buffer"):
+        # piped lines: UTF-8 whatever the locale, a byte that is not UTF-8 read as U+FFFD, never a traceback
+        stdin = io.TextIOWrapper(stdin.buffer, encoding="utf-8", errors="replace")
+    return run_repl(_answering(args), engine.config.copy, stdin=stdin, explain=engine.explain)
 
 
 def _review(args: argparse.Namespace) -> int:

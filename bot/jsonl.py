@@ -46,6 +46,8 @@ def _handle(line: str, number: int, sessions: OrderedDict[str, State], answer: A
         return {"error": "invalid JSON", "line": number}
     if not isinstance(request, dict) or not isinstance(request.get("text"), str):
         return {"error": "expected an object with a string \"text\"", "line": number}
+    if not _encodable(request["text"]):
+        return {"error": "\"text\" is not valid Unicode (a lone surrogate)", "line": number}
     session = request.get("session")
     if session is not None and (isinstance(session, bool) or not isinstance(session, (str, int))
                                 or not _encodable(session)):

@@ -138,6 +138,18 @@ def test_a_question_on_stdin_that_is_not_utf8_is_one_line(hipbot: Run) -> None:
     assert result.one_line_error and "stdin: not UTF-8 text" in result.err
 
 
+def test_a_question_argument_that_is_not_utf8_is_one_line(hipbot: Run) -> None:
+    undecodable = b"my back hurts caf\xe9".decode("utf-8", "surrogateescape")  # as argv carries such bytes
+    result = hipbot("ask", undecodable)
+    assert result.one_line_error and "not UTF-8 text" in result.err
+
+
+def test_chat_reads_piped_lines_that_are_not_utf8_without_a_traceback(hipbot: Run) -> None:
+    result = hipbot("chat", stdin=b"my back hurts caf\xe9 at the top, why?\n/quit\n")
+    assert result.status == 0 and "Traceback" not in result.err
+    assert "Bye" in result.out and result.out.count("\n") > 5
+
+
 def test_jsonl_with_text_arguments_is_a_usage_error(hipbot: Run) -> None:
     result = hipbot("ask", "--jsonl", "hello", stdin='{"text": "hi"}\n')
     assert result.status == 2 and result.out == "" and "reads questions from stdin" in result.err
@@ -200,6 +212,8 @@ def test_jsonl_a_line_that_is_not_utf8_is_an_error_object(hipbot: Run) -> None:
     out = [json.loads(line) for line in result.out.splitlines()]
     assert out[0] == {"error": "not UTF-8 text", "line": 1}
     assert out[1]["intent"] == "fix" and result.status == 1
+    escaped = hipbot("ask", "--jsonl", stdin='{"text": "my back hurts caf\\udce9"}\n')
+    assert json.loads(escaped.out) == {"error": "\"text\" is not valid Unicode (a lone surrogate)", "line": 1}
 
 
 def test_jsonl_drives_a_guided_check(hipbot: Run) -> None:
