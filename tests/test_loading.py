@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -56,10 +57,13 @@ def test_empty_corpus_folder_is_an_error(tmp_path):
 
 @pytest.mark.parametrize(("edit", "problem"), [
     (lambda s: s.replace("version: 1", "version: 1\ncolour: red"), "colour: unknown key"),
-    (lambda s: s.replace("examples:\n", "examples:\n  cause.general:\n    - \"x\"\n", 1), "duplicate key 'cause.general'"),
-    (lambda s: s.replace("      - '\\bsciatic", "      - '(unclosed", 1), "red_flags.red_flag.radiating.patterns[0]: bad pattern"),
+    (lambda s: s.replace("examples:\n", "examples:\n  cause.general:\n    - \"x\"\n", 1),
+     "duplicate key 'cause.general'"),
+    (lambda s: s.replace("      - '\\bsciatic", "      - '(unclosed", 1),
+     "red_flags.red_flag.radiating.patterns[0]: bad pattern"),
     (lambda s: s.replace("  min_confidence: 0.15", "  min_confidence: high"), "routing.min_confidence: expected"),
-    (lambda s: s.replace("examples:\n", "examples:\n  recipes.cake:\n    - \"x\"\n"), "examples.recipes.cake: topic must start with"),
+    (lambda s: s.replace("examples:\n", "examples:\n  recipes.cake:\n    - \"x\"\n"),
+     "examples.recipes.cake: topic must start with"),
 ])
 def test_intents_errors_name_file_place_and_problem(tmp_path, edit, problem):
     bad = tmp_path / "intents.yaml"
@@ -75,7 +79,8 @@ def test_intents_errors_name_file_place_and_problem(tmp_path, edit, problem):
 
 def test_example_topic_no_section_serves_is_an_error(tmp_path):
     bad = tmp_path / "intents.yaml"
-    bad.write_text((ROOT / "intents.yaml").read_text().replace("examples:\n", "examples:\n  fix.cold_plunge:\n    - \"x\"\n"))
+    text = (ROOT / "intents.yaml").read_text()
+    bad.write_text(text.replace("examples:\n", "examples:\n  fix.cold_plunge:\n    - \"x\"\n"))
     with pytest.raises(DataError, match="examples.fix.cold_plunge: no corpus section serves this topic"):
         Engine(ROOT / "corpus", bad, cache=tmp_path / "cache")
 
@@ -138,17 +143,43 @@ def test_corrupt_cache_is_rebuilt(project, damage):
     assert load_cached(path.stem.removeprefix("index-"), project / "cache") is not None
 
 
+NOBODY = 65534
+
+
 def test_read_only_cache_folder_is_bypassed(project):
-    if os.geteuid() == 0 and Path("/proc/self/fdinfo").is_dir():  # root writes anywhere, but not into /proc
-        assert _engine(project, cache=Path("/proc/self/fdinfo")).answer("hi").intent == "greeting"
-        return
-    cache = project / "cache"
-    cache.mkdir()
-    cache.chmod(0o500)
+    """A cache folder the user may not write to: the index is built in memory, answers all the same, and
+    nothing is written. The engine runs in a child process, as `nobody` when the tests run as root (root
+    writes anywhere), so the folder's permissions apply to it either way."""
+    import subprocess
+    import sys
+    import tempfile
+
+    place = Path(tempfile.mkdtemp(prefix="hipbot-read-only-"))
     try:
-        assert _engine(project).answer("hi").intent == "greeting"
+        place.chmod(0o755)  # the copy must be readable by the child, whoever it runs as
+        copy = place / "project"
+        for name in ("corpus", "intents.yaml", "check.yaml"):
+            source = project / name
+            (shutil.copytree if source.is_dir() else shutil.copy)(source, copy / name if source.is_dir() else copy)
+        cache = place / "cache"
+        cache.mkdir()
+        as_nobody: list[str] = []
+        if os.geteuid() == 0:
+            setpriv = shutil.which("setpriv")  # util-linux
+            if setpriv is None:
+                pytest.skip("running as root, and setpriv is missing to run the engine as nobody")
+            os.chown(cache, NOBODY, NOBODY)
+            as_nobody = [setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+        cache.chmod(0o500)
+        code = ("import sys; from pathlib import Path; from bot import Engine; p, c = map(Path, sys.argv[1:]); "
+                "print(Engine(p / 'corpus', p / 'intents.yaml', cache=c, check=p / 'check.yaml').answer('hi').intent)")
+        result = subprocess.run([*as_nobody, sys.executable, "-c", code, str(copy), str(cache)], capture_output=True,
+                                text=True, cwd=place, timeout=300)
+        assert result.stdout.strip() == "greeting", result.stderr
+        assert list(cache.iterdir()) == []
     finally:
-        cache.chmod(0o700)
+        (place / "cache").chmod(0o700)
+        shutil.rmtree(place)
 
 
 def test_unwritable_cache_path_is_bypassed(project):
