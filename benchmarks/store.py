@@ -136,7 +136,7 @@ def store_table(runs: Sequence[StoreRun], chat_bytes: int, one_session: int, man
     typical = runs[:-1]  # measure() puts the worst case last
     largest = max(typical, key=lambda run: run.stored)
     worst_stall = max(run.stall_seconds for run in typical)
-    rows = [(f"{run.stored:,}", f"{run.changed:,}", f"{run.load_seconds * 1000:.0f} ms",
+    rows: list[tuple[str, ...]] = [(f"{run.stored:,}", f"{run.changed:,}", f"{run.load_seconds * 1000:.0f} ms",
              f"{run.batch_seconds * 1000:.0f} ms", f"{run.stall_seconds * 1000:.1f} ms",
              f"{run.shutdown_seconds * 1000:.0f} ms") for run in runs]
     return Table(

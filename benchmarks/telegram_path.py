@@ -137,9 +137,9 @@ async def _bot(api: Any, store: Path, rate_limit: bool) -> asyncio.subprocess.Pr
 
 def delivery_table(runs: Sequence[Delivery]) -> Table:
     """Messages never answered (the target: 0) and answered twice after a stop or a crash mid-burst."""
-    rows = [(run.what, f"{run.messages:,}", f"{run.answered_before:,}", f"{run.stop_seconds:.1f} s",
-             str(run.unfinished), f"{run.never_answered:,}", f"{run.answered_twice:,}",
-             f"{run.restart_seconds:.1f} s") for run in runs]
+    rows: list[tuple[str, ...]] = [
+        (run.what, f"{run.messages:,}", f"{run.answered_before:,}", f"{run.stop_seconds:.1f} s", str(run.unfinished),
+         f"{run.never_answered:,}", f"{run.answered_twice:,}", f"{run.restart_seconds:.1f} s") for run in runs]
     return Table(
         "Telegram delivery: a stop or a crash in the middle of a burst, then a restart",
         ("stopped by", "messages", "answered before the stop", "stop took", "unfinished at stop",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from _drivers import assert_well_formed
+from bot import Engine
 
 
 @pytest.mark.parametrize(("text", "intent", "says"), [
@@ -45,7 +46,7 @@ def test_random_bytes_never_crash(engine):
     assert sum(reply.topic == "out_of_scope.not_text" for reply in replies) >= 40
 
 
-def test_non_string_input_is_coerced(engine):
+def test_non_string_input_is_coerced(engine: Engine) -> None:
     reply = engine.answer(12345)  # type: ignore[arg-type]
     assert_well_formed(reply)
     assert reply == engine.answer("12345")  # read as its text

@@ -120,7 +120,8 @@ def test_eval_refuses_an_unknown_topic_and_reports_per_topic_figures(tmp_path: P
     per_topic = json.loads(report.read_text())["per_topic"]
     assert per_topic["cause.general"] == {"precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 1}
     typo = tmp_path / "typo.yaml"
-    typo.write_text(yaml.safe_dump({"items": [{"id": "x1", "text": CAUSE, "intent": "cause", "topic": "cause.genral"}]}))
+    typo_item = {"id": "x1", "text": CAUSE, "intent": "cause", "topic": "cause.genral"}
+    typo.write_text(yaml.safe_dump({"items": [typo_item]}))
     capsys.readouterr()
     assert cli_main(["eval", str(typo)]) == 2
     err = capsys.readouterr().err

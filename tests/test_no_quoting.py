@@ -16,7 +16,7 @@ MIN_WORDS = 5  # shorter items ("thanks mate", "hi") are common phrases, not quo
 
 
 def _labelled_texts() -> set[str]:
-    texts = set()
+    texts: set[str] = set()
     for path in LABELLED:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         items = list(data.get("items") or [])

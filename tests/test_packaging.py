@@ -29,7 +29,8 @@ def wheel(tmp_path_factory) -> Path:
 def test_the_wheel_carries_the_knowledge_and_its_index(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     assert "bot/knowledge/intents.yaml" in names and "bot/knowledge/check.yaml" in names
-    assert {"bot/knowledge/corpus/hip-thrust-machine-back-pain.md", "bot/knowledge/corpus/red-flag-guidance.md"} <= set(names)
+    assert {"bot/knowledge/corpus/hip-thrust-machine-back-pain.md",
+            "bot/knowledge/corpus/red-flag-guidance.md"} <= set(names)
     assert any(n.startswith("bot/knowledge/index-") and n.endswith(".npz") for n in names)
     assert not any(n.endswith(".lock") for n in names)
 
@@ -49,6 +50,7 @@ def test_the_installed_wheel_answers_from_another_folder_without_building(wheel,
     assert json.loads(result.stdout)["topic"] == "fix.pad_position"
     assert "Building" not in result.stderr  # the shipped index was used
     assert not cache.exists()
-    where = subprocess.run([sys.executable, "-c", "import bot, bot._knowledge as k; print(bot.__file__, k.knowledge_paths().intents)"],
+    where_code = "import bot, bot._knowledge as k; print(bot.__file__, k.knowledge_paths().intents)"
+    where = subprocess.run([sys.executable, "-c", where_code],
                            cwd=elsewhere, env=env, capture_output=True, text=True, check=True).stdout
     assert str(site) in where and str(ROOT) not in where

@@ -76,8 +76,9 @@ def test_every_topic_question_offered_leads_to_its_topic(engine) -> None:
 def test_every_offered_suggestion_gets_a_new_answer(engine) -> None:
     """Follow every suggestion three levels deep from many starts: never a greeting or a decline,
     never the reply just sent."""
-    queue: deque[tuple[str, State | None, Reply | None, int]] = deque((q, None, None, 0) for q in QUESTIONS + [
-        "/diagram", "/check", "my leg goes numb", "I lost control of my bladder", "/about", "could my bench be too high"])
+    starts = QUESTIONS + ["/diagram", "/check", "my leg goes numb", "I lost control of my bladder", "/about",
+                          "could my bench be too high"]
+    queue: deque[tuple[str, State | None, Reply | None, int]] = deque((q, None, None, 0) for q in starts)
     visited: set[tuple[object, ...]] = set()
     followed = 0
     while queue:

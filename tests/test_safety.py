@@ -115,7 +115,8 @@ def test_numb_legs_mean_emergency_care(engine, message):
 
 
 def test_asking_about_warning_signs_after_one_lists_them_then_stops_offering(converse):
-    flag, signs, again = converse("my foot goes numb on thrusts", "what are the warning signs?", "what are the warning signs?")
+    signs_asked = "what are the warning signs?"
+    flag, signs, again = converse("my foot goes numb on thrusts", signs_asked, signs_asked)
     assert signs.text.startswith("⚠️ Please get checked") and "seek professional guidance if" in signs.text
     assert signs.suggestions == () and len(signs.text) < 600
     assert again.text != signs.text and len(again.text) < 600 and again.text.startswith("⚠️ Please get checked")

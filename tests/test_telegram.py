@@ -107,10 +107,9 @@ async def replies_so_far(api: FakeBotAPI, *chats: int, timeout: float = 30.0) ->
 
 def handlers_of(application: App) -> Handlers:
     """The Handlers that build_application registered in `application`."""
-    found = {h.callback.__self__ for h in application.handlers[0] if isinstance(getattr(h.callback, "__self__", None),
-                                                                                 Handlers)}
-    assert len(found) == 1
-    return found.pop()
+    found = {getattr(h.callback, "__self__", None) for h in application.handlers[0]}
+    [handlers] = [owner for owner in found if isinstance(owner, Handlers)]
+    return handlers
 
 
 async def test_commands(api: FakeBotAPI, launch: Launch) -> None:
@@ -388,13 +387,13 @@ async def test_a_poison_update_is_skipped_without_its_content(api: FakeBotAPI, l
     """A poll without an id (as an older local Bot API server sends) and a message without a chat cannot be
     parsed: each is one log line without content, acknowledged, and every other chat is answered."""
     caplog.set_level(logging.INFO)
-    person = {"id": 77, "is_bot": False, "first_name": "Zebedee", "username": "zeb_private"}
+    person: JSON = {"from": {"id": 77, "is_bot": False, "first_name": "Zebedee", "username": "zeb_private"}}
     async with launch():
-        api.push_message(77, "my secret back story, why does it hurt?", **{"from": person})
+        api.push_message(77, "my secret back story, why does it hurt?", **person)
         poll = api.push_raw({"poll": {"question": "my secret poll", "options": [], "total_voter_count": 0,
                                       "is_closed": False, "is_anonymous": True, "type": "regular",
                                       "allows_multiple_answers": False}})
-        chatless = api.push_raw({"message": {"message_id": 999, "date": 0, "text": "secret words", "from": person}})
+        chatless = api.push_raw({"message": {"message_id": 999, "date": 0, "text": "secret words", **person}})
         api.push_message(78, CAUSE)
         await api.wait_replies(77, 1)
         await api.wait_replies(78, 1)
@@ -863,10 +862,13 @@ async def test_soak_with_random_failures_answers_every_update_once(api: FakeBotA
                                       "what about my feet?", "thanks!", "where should the pad sit?",
                                       "my leg tingles", "could it be the bench?", "bye")
     async with launch(rate_limit=True):
+        def answered(count: int) -> Callable[[], bool]:
+            return lambda: all(len(api.replies(chat)) >= count for chat in chats)
+
         for count, text in enumerate(rounds, start=1):
             for chat in chats:
                 api.push_message(chat, text)
-            await api.wait_for(lambda n=count: all(len(api.replies(c)) >= n for c in chats), timeout=60)
+            await api.wait_for(answered(count), timeout=60)
         replies = await replies_so_far(api, *chats, timeout=60)
     failed = [c for c in api.calls_of("sendMessage") if c.status != 200]
     assert failed, "the soak should have injected failures"
