@@ -135,6 +135,7 @@ class Routing:
     encoder_weight: float
     sign_sure: float
     sign_maybe: float
+    ask_below: float
 
 
 @dataclass(frozen=True)
@@ -211,7 +212,7 @@ _REPLY_KEYS = (
     "greeting.hello", "greeting.thanks", "greeting.goodbye", "greeting.empty", "out_of_scope",
     "out_of_scope.not_text", "out_of_scope.other_language", "out_of_scope.unsure", "closest",
     "not_covered", "covered_part", "hedge", "more_hint", "another", "all_shown", "again", "again_red_flag",
-    "still_on", "watch_signs", "again_twice",
+    "still_on", "watch_signs", "again_twice", "clarify",
 )
 _ROUTING_KEYS = tuple(Routing.__dataclass_fields__)
 _OFF_TOPIC_KEYS = ("instructions", "exercise", "unless_exercise", "pain_site", "unless_pain_site")

@@ -262,6 +262,12 @@ class Engine:
         walked = self._walk(route, state, said) if topic in self.composer.by_topic or state.topic else None
         if walked:
             return walked
+        if topic in self.composer.by_topic and route.closest and not lead_override \
+                and route.confidence < self.config.routing.ask_below \
+                and not self.composer.children(topic):  # a specific guess would be wrong too often: ask
+            options = tuple(dict.fromkeys(self.composer.ask_about(t) for t in (topic, *route.closest)))
+            return Reply(intent, topic, self.config.replies["clarify"], (), route.confidence, options,
+                         replace(state, turns=state.turns + 1))
         if topic in self.composer.by_topic:
             lead = lead_override
             everything = bool(self.config.everything.search(said))

@@ -26,7 +26,9 @@ _NUMBER_UNIT = re.compile(r"(\d)([a-z])")
 
 def normalize(text: str) -> str:
     """Lower-case, Unicode-folded, single-spaced text with straight quotes and no invisible
-    format characters (zero-width joiners and spaces, direction marks, word joiners)."""
+    format characters (zero-width joiners and spaces, direction marks, word joiners); a lone surrogate
+    (from a broken JSON escape) becomes "?"."""
+    text = text.encode("utf-8", "replace").decode("utf-8")
     text = "".join(ch for ch in unicodedata.normalize("NFKC", text) if unicodedata.category(ch) != "Cf")
     text = text.translate(_QUOTES).lower()
     return _NUMBER_UNIT.sub(r"\1 \2", _SPACE.sub(" ", text)).strip()
