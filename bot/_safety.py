@@ -222,11 +222,10 @@ class Safety:
         signs = self.signs
         hits = tuple(hit for hit in reading.above(self.config.routing.sign_sure)
                      if signs[hit.sign].topic not in self.mine_only or not _someone_else(hit.piece, self.config))
-        named = [hit for hit in hits if signs[hit.sign].topic != GENERAL]
-        if not named:  # asking when to get help is a question, not a sign: answered with every tier, not kept
-            return Triage((GENERAL,), asked=True) if hits and not state.red_flags else None
-        triage = self.combine(tuple(signs[hit.sign].topic for hit in named), state)
-        return replace(triage, named=tuple(dict.fromkeys(signs[hit.sign].says for hit in named)))
+        if not hits:
+            return None
+        triage = self.combine(tuple(signs[hit.sign].topic for hit in hits), state)
+        return replace(triage, named=tuple(dict.fromkeys(signs[hit.sign].says for hit in hits)))
 
     def unsure(self, reading: Reading) -> tuple[str, ...]:
         """Signs the sign model finds likely but not sure (between routing.sign_maybe and sign_sure)."""
