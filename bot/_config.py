@@ -99,6 +99,7 @@ class SafetyRules:
     body_part: re.Pattern[str]
     someone_else: re.Pattern[str]
     me: re.Pattern[str]
+    in_care: re.Pattern[str]  # the person says they are already seeing a doctor or therapist about it
     spellings: tuple[str, ...]  # words a misspelling is corrected to before the scan
     answered_after: tuple[str, ...]  # topics still answered after a sign (anatomy, thanks): all else repeats it
 
@@ -212,7 +213,7 @@ _REPLY_KEYS = (
     "greeting.hello", "greeting.thanks", "greeting.goodbye", "greeting.empty", "out_of_scope",
     "out_of_scope.not_text", "out_of_scope.other_language", "out_of_scope.unsure", "closest",
     "not_covered", "covered_part", "hedge", "more_hint", "another", "all_shown", "again", "again_red_flag",
-    "still_on", "watch_signs", "again_twice", "clarify",
+    "still_on", "watch_signs", "again_twice", "clarify", "in_care",
 )
 _ROUTING_KEYS = tuple(Routing.__dataclass_fields__)
 _OFF_TOPIC_KEYS = ("instructions", "exercise", "unless_exercise", "pain_site", "unless_pain_site")
@@ -467,7 +468,7 @@ def _near(raw: Any, place: str, check: Checker) -> Near:
 
 
 def _safety(raw: dict, check: Checker) -> SafetyRules:
-    keys = ("carry_on", "self_treat", "limb", "body_part", "someone_else", "me")
+    keys = ("carry_on", "self_treat", "limb", "body_part", "someone_else", "me", "in_care")
     lists = ("spellings", "answered_after")
     check.keys(raw, (*keys, *lists), "safety", required=(*keys, *lists))
     fields: dict[str, Any] = {key: check.pattern(raw[key], f"safety.{key}") for key in keys}

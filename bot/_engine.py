@@ -124,13 +124,13 @@ class Engine:
         said, screening = trace.said, trace.screening
         state = replace(state, body_parts=self.safety.body_parts(said))
         if screening.triage:
-            return self._red_flag_reply(screening.triage, state, None)
+            return self._red_flag_reply(screening.triage, state, None, said)
         reading = trace.reading = self._read(said, screening)
         if state.check_step is not None:
             return self._check_turn(trace, state, reading)
         learned = self.safety.from_reading(reading, state)
         if learned:
-            return self._red_flag_reply(learned, state, None)
+            return self._red_flag_reply(learned, state, None, said)
         reply = self._routed(trace, state, reading)
         if reply.intent in ("cause", "fix", "about", "out_of_scope") and not state.red_flags \
                 and self.safety.unsure(reading):
@@ -152,7 +152,7 @@ class Engine:
         triage = self.safety.after_routing(route.topic, route.classifier_flag, said, state,
                                            asks_more=wants_check or wants_picture or uncovered is not None)
         if triage:  # before the check, the picture or a decline: none of them replaces the guidance
-            return self._red_flag_reply(triage, state, route.similarities)
+            return self._red_flag_reply(triage, state, route.similarities, said)
         if wants_check:
             return self.check.reply(self.check.start(state), self.composer)
         if wants_picture:
@@ -230,12 +230,12 @@ class Engine:
             triage = self.safety.from_reading(reading, state) or self.safety.after_routing(
                 route.topic, route.classifier_flag, said, state)
             if triage:
-                return self._red_flag_reply(triage, state, route.similarities)
+                return self._red_flag_reply(triage, state, route.similarities, said)
         if self.config.picture.trigger.search(said):
             return self._picture_reply(state, self.check.choices(state.check_step))  # the check goes on after it
         step = self.check.step(said, state)
         if step.red_flag:  # "yes" to the warning-signs screen
-            return self._red_flag_reply(self.safety.combine((GENERAL,), step.state), step.state, None)
+            return self._red_flag_reply(self.safety.combine((GENERAL,), step.state), step.state, None, said)
         return self.check.reply(step, self.composer)
 
     def _picture_reply(self, state: State, suggestions: tuple[str, ...] | None = None) -> Reply:
@@ -339,12 +339,16 @@ class Engine:
         return Reply(intent, topic, text, self._sources((topic,), route.similarities), route.confidence, suggestions,
                      replace(state, topic=topic, intent=intent, turns=state.turns + 1, shown=_seen(state.shown, topic)))
 
-    def _red_flag_reply(self, triage: Triage, state: State, scores: np.ndarray | None) -> Reply:
+    def _red_flag_reply(self, triage: Triage, state: State, scores: np.ndarray | None, said: str) -> Reply:
         """The guidance of the triage's tier; it ends a running check and stays in the state."""
         new_state = replace(state, topic=triage.topic, intent="red_flag", red_flags=self.safety.remember(state, triage),
                             turns=state.turns + 1, check_step=None, check_answers=(), check_retry=False)
         sources = self._sources(self.safety.sources(triage), scores)
-        return Reply("red_flag", triage.topic, self.safety.guidance(triage), sources, 1.0,
+        text = self.safety.guidance(triage)
+        emergency = self.safety.tier(triage.topic) == self.safety.tiers[0]  # its first line stays "get care now"
+        if not (triage.asked or emergency) and self.config.safety.in_care.search(said):  # back to their own
+            text = cut(f"{self.config.replies['in_care']}\n\n{text}", BUDGET + 300)
+        return Reply("red_flag", triage.topic, text, sources, 1.0,
                      self.safety.suggestions(triage), new_state)
 
     def _sources(self, topics: tuple[str, ...], scores: np.ndarray | None) -> tuple[Source, ...]:

@@ -1,0 +1,85 @@
+"""Replies a physiotherapist would sign, checked on the real engine: ask instead of guessing, send a
+person back to the care they already have, and keep every reply free of loops and empty headings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot import Engine
+from bot.evaluate import load_cases
+
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "eval"
+GUESSES = ("I think you're asking", "I think you mean", "Same answer as a moment ago")
+
+
+def test_a_vague_message_gets_a_question_with_choices_not_a_guess(engine: Engine) -> None:
+    reply = engine.answer("the thing with my hips")
+    assert reply.confidence < engine.config.routing.ask_below
+    assert reply.text == engine.config.replies["clarify"] and reply.sources == ()
+    assert len(reply.suggestions) >= 2 and all(s.endswith("?") for s in reply.suggestions)
+
+
+def test_a_chosen_question_is_then_answered_from_the_article(engine: Engine) -> None:
+    first = engine.answer("the thing with my hips")
+    answer = engine.answer(first.suggestions[0], first.state)
+    assert answer.intent in ("cause", "fix", "about") and answer.sources
+    assert answer.text != engine.config.replies["clarify"]
+
+
+def test_a_general_question_gets_the_overview_even_when_unsure(engine: Engine) -> None:
+    """The overview is not a guess: a broad question is never asked to narrow itself first."""
+    reply = engine.answer("is it my form?")
+    assert reply.topic == "cause.general" and reply.sources
+
+
+@pytest.mark.parametrize("message", [
+    "my physio is treating me for it, and now a burning pain runs down the back of my thigh on thrusts",
+    "I'm already seeing my GP about my back, since last week pain shoots down my leg on thrusts",
+])
+def test_care_they_already_have_is_acknowledged(engine: Engine, message: str) -> None:
+    reply = engine.answer(message)
+    assert reply.intent == "red_flag"
+    assert reply.text.startswith(engine.config.replies["in_care"])
+
+
+def test_an_emergency_still_opens_with_getting_care_now(engine: Engine) -> None:
+    reply = engine.answer("I'm already seeing a physio, and since thrusts I can't feel the toilet paper when I wipe")
+    assert reply.topic == "red_flag.emergency"
+    assert reply.text.startswith("🚨") and engine.config.replies["in_care"] not in reply.text
+
+
+def test_no_care_mentioned_no_acknowledgement(engine: Engine) -> None:
+    reply = engine.answer("pain shoots down my leg on thrusts")
+    assert reply.intent == "red_flag" and engine.config.replies["in_care"] not in reply.text
+
+
+def test_a_lone_surrogate_is_read_not_crashed_on(engine: Engine) -> None:
+    assert engine.answer("my back hurts on thrusts \udc80 why").intent == "cause"
+
+
+def _conversations() -> list[list[str]]:
+    """Every labelled message of the shared sets, one conversation per labelled conversation."""
+    talks: list[list[str]] = []
+    for path in sorted(SHARED.glob("*.yaml")):
+        cases = load_cases(path)
+        by_talk: dict[str, list[str]] = {}
+        for case in cases:
+            by_talk.setdefault(case.conversation or case.id, []).append(case.text)
+        talks += by_talk.values()
+    return talks
+
+
+def test_no_reply_opens_with_a_guess_repeats_itself_or_ends_on_an_empty_heading(engine: Engine) -> None:
+    """A heading ("Closest topics I can help with:") ends a text only with the suggestions it heads."""
+    talks = _conversations()
+    assert len(talks) > 150
+    for talk in talks:
+        state = None
+        for message in talk:
+            reply = engine.answer(message, state)
+            state = reply.state
+            assert not reply.text.startswith(GUESSES), (message, reply.text[:80])
+            assert "Same answer" not in reply.text, message
+            assert reply.suggestions or not reply.text.rstrip().endswith(":"), (message, reply.text[-80:])
