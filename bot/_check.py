@@ -77,7 +77,8 @@ class Step:
 
 _KEYS = ("version", "max_questions", "start", "cancel", "skip", "priors", "messages", "screen", "questions",
          "evidence", "evidence_weight")
-_MESSAGES = ("intro", "screen", "again", "skipped", "understood", "cancelled", "result", "because", "said", "fix")
+_MESSAGES = ("intro", "screen", "again", "skipped", "understood", "cancelled", "result", "because", "said", "fix",
+             "section")
 
 
 def load_check(path: Path) -> CheckSpec:
@@ -168,14 +169,15 @@ class GuidedCheck:
 
     def _result(self, ranked: tuple[tuple[str, float, tuple[str, ...]], ...], composer: Composer) -> str:
         """The likely causes, each with what pointed to it (only the user's own picks and words) and
-        the article's first step to fix it."""
+        the article's first step to fix it, naming the section to read."""
         messages = self.spec.messages
         parts = [messages["result"]]
         for n, (cause, _, reasons) in enumerate(ranked, start=1):
             lines = [f"{n}. {composer.label(cause)}: {composer.summary(cause)}"]
             fix = composer.config.pairs.get(cause)
             if fix in composer.by_topic:
-                lines.append(f"{messages['fix']} ({composer.label(fix)}): {composer.summary(fix)}")
+                lines.append(f"{messages['fix']} ({composer.label(fix)}): {composer.summary(fix)} "
+                             + messages["section"].format(heading=composer.headline(fix)))
             if reasons:
                 lines.append(f"({messages['because']}: " + "; ".join(_lower_first(r) for r in reasons) + ")")
             parts.append("\n".join(lines))

@@ -83,3 +83,12 @@ def test_no_reply_opens_with_a_guess_repeats_itself_or_ends_on_an_empty_heading(
             assert not reply.text.startswith(GUESSES), (message, reply.text[:80])
             assert "Same answer" not in reply.text, message
             assert reply.suggestions or not reply.text.rstrip().endswith(":"), (message, reply.text[-80:])
+
+
+def test_the_checks_result_names_the_section_of_each_fix(converse) -> None:
+    """Arching points to the range-of-motion fix: the reader is told which section of the article to read."""
+    replies = converse("/check", "no, none of those", "it hurts right at the top when I lock out",
+                       "shins vertical, feet hip-width apart", "light", "no", *["1"] * 6)
+    result = next(r for r in replies[2:] if r.intent != "check")
+    assert result.topic == "cause.lumbar_extension"
+    assert "(in the article under Control the Range of Motion)" in result.text
