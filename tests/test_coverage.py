@@ -68,25 +68,28 @@ def test_social_messages_are_greetings(engine, text, topic):
     assert engine.answer(text).topic == topic
 
 
-@pytest.mark.parametrize("text", ["my back and the machine", "hips and the top"])
+@pytest.mark.parametrize("text", ["my back and the machine", "my hips and my back"])
 def test_a_middling_confidence_answer_says_so_and_offers_other_topics(engine, text):
     reply = engine.answer(text)
     routing = engine.config.routing
-    assert reply.intent in ("cause", "fix", "about") and routing.min_confidence <= reply.confidence < routing.sure
+    assert reply.intent in ("cause", "fix", "about") and routing.ask_below <= reply.confidence < routing.sure
     assert reply.text.endswith("pick a question below.") and not reply.text.startswith("I think")
     assert len(reply.suggestions) >= 2
 
 
 def test_unsure_wording_follows_the_confidence(engine):
-    """Every article answer below the threshold hedges, and none above it does (both kinds are asked)."""
+    """Article answers below `ask_below` ask which part was meant, from there to `sure` they answer and
+    hedge, and above it they just answer (all three kinds are asked)."""
     replies = [engine.answer(text) for text in ["glutes?", "my back and the machine", "thrust pad bench feet",
                                                 "hips and the top", "how high should the bench be for hip thrusts?"]]
     assert all(reply.intent in ("cause", "fix", "about") for reply in replies)
-    sure = engine.config.routing.sure
-    assert {reply.confidence < sure for reply in replies} == {True, False}
-    for reply in replies:
+    routing = engine.config.routing
+    bands = [(reply.confidence >= routing.ask_below) + (reply.confidence >= routing.sure) for reply in replies]
+    assert set(bands) == {0, 1, 2}
+    for reply, band in zip(replies, bands):
         asks_back = reply.text.startswith("Did that answer it?") or "\n\nDid that answer it?" in reply.text
-        assert asks_back == (reply.confidence < sure), (reply.topic, reply.confidence)
+        clarifies = reply.text == engine.config.replies["clarify"]
+        assert (clarifies, asks_back) == (band == 0, band == 1), (reply.topic, reply.confidence)
 
 
 def test_the_check_counts_free_text_evidence_for_the_causes_it_names(converse):
