@@ -54,7 +54,9 @@ Launch = Callable[..., contextlib.AbstractAsyncContextManager[App]]
 
 
 @pytest.fixture
-async def api() -> AsyncIterator[FakeBotAPI]:
+async def api(engine: bot.Engine) -> AsyncIterator[FakeBotAPI]:
+    """The fake Bot API; the answer index is in the cache first, so a `hipbot telegram` started by a test
+    loads it instead of building it (and printing the build notice on stderr)."""
     async with FakeBotAPI(TOKEN, delay=BOT_TIMEOUT * 2) as server:
         yield server
 
