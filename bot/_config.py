@@ -381,9 +381,9 @@ def _tiers(raw: dict, check: Checker) -> dict[str, dict[str, Any]]:
     tiers = {}
     for name, spec in raw.items():
         place = f"tiers.{name}"
-        keys = ("lead", "reminder", "asked", "thanks", "suggestions", "general_suggestions")
+        keys = ("lead", "reminder", "asked", "thanks", "impersonal", "suggestions", "general_suggestions")
         check.keys(check.typed(spec, dict, place), keys, place, required=("lead", "reminder"))
-        for key in ("lead", "reminder", "asked", "thanks"):
+        for key in ("lead", "reminder", "asked", "thanks", "impersonal"):
             if key in spec:
                 check.typed(spec[key], str, f"{place}.{key}")
         tiers[str(name)] = {**spec, **{key: check.strings(spec.get(key, []), f"{place}.{key}")

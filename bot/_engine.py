@@ -275,7 +275,7 @@ class Engine:
                 lead = self.config.replies["still_on"].format(label=self.composer.label(topic))
             hedge = ""
             if route.closest:  # middling confidence: the answer, then ask whether another topic was meant
-                hedge = self.config.replies["hedge"].format(heading=self.composer.label(topic))
+                hedge = self.config.replies["hedge"]
                 suggestions = (*(self.composer.ask_about(t) for t in route.closest), *suggestions[:1])
             else:
                 suggestions = self.composer.suggestions_for(topic, shown)
@@ -344,7 +344,7 @@ class Engine:
         new_state = replace(state, topic=triage.topic, intent="red_flag", red_flags=self.safety.remember(state, triage),
                             turns=state.turns + 1, check_step=None, check_answers=(), check_retry=False)
         sources = self._sources(self.safety.sources(triage), scores)
-        text = self.safety.guidance(triage)
+        text = self.safety.guidance(triage, impersonal=not self.config.safety.me.search(said))
         emergency = self.safety.tier(triage.topic) == self.safety.tiers[0]  # its first line stays "get care now"
         if not (triage.asked or emergency) and self.config.safety.in_care.search(said):  # back to their own
             text = cut(f"{self.config.replies['in_care']}\n\n{text}", BUDGET + 300)

@@ -92,3 +92,12 @@ def test_the_checks_result_names_the_section_of_each_fix(converse) -> None:
     result = next(r for r in replies[2:] if r.intent != "check")
     assert result.topic == "cause.lumbar_extension"
     assert "(in the article under Control the Range of Motion)" in result.text
+
+
+def test_a_question_about_a_sign_in_general_is_not_told_what_it_describes(engine: Engine) -> None:
+    """Restate only what was said: "what makes legs give out?" describes nobody's symptoms."""
+    general = engine.answer("what causes legs to give out")
+    own = engine.answer("my left leg gives out after thrusts")
+    assert general.intent == own.intent == "red_flag"
+    assert "What you describe" not in general.text and general.text.startswith("⚠️ Weakness in a leg")
+    assert "What you describe (weakness in a leg or foot)" in own.text

@@ -99,7 +99,7 @@ def test_red_flags_stick_to_carrying_on_and_self_treatment(converse, follow_up):
     assert flag.topic == "red_flag.radiating"
     assert (later.intent, later.topic) == ("red_flag", "red_flag.radiating")
     assert later.text.startswith("⚠️ Please get checked by a physical therapist")  # the action comes first
-    assert "Earlier you mentioned pain going down your leg" in later.text
+    assert "Earlier you mentioned sharp, shooting or radiating pain" in later.text
 
 
 @pytest.mark.parametrize("after", ["is it my form", "what now", "hi", "which muscles does it work?", "/diagram"])
