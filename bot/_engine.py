@@ -268,11 +268,17 @@ class Engine:
             options = tuple(dict.fromkeys(self.composer.ask_about(t) for t in (topic, *route.closest)))
             return Reply(intent, topic, self.config.replies["clarify"], (), route.confidence, options,
                          replace(state, turns=state.turns + 1))
+        everything = bool(self.config.everything.search(said))
+        if topic in self.composer.by_topic and state.shown and state.shown[-1] == topic and not lead_override \
+                and not (everything and self.composer.children(topic)):  # just answered: no loop
+            partner = self.router.partner.get(topic)
+            asks = [self.composer.ask_about(partner)] if partner in self.composer.by_topic else []
+            return Reply(intent, topic, self.config.replies["still_on"].format(label=self.composer.label(topic)),
+                         self._sources((topic,), route.similarities), route.confidence,
+                         tuple(dict.fromkeys([*asks, *self.composer.suggestions_for(topic, shown)]))[:3],
+                         replace(state, turns=state.turns + 1))
         if topic in self.composer.by_topic:
             lead = lead_override
-            everything = bool(self.config.everything.search(said))
-            if state.shown and state.shown[-1] == topic and not lead:  # more about the same thing
-                lead = self.config.replies["still_on"].format(label=self.composer.label(topic))
             hedge = ""
             if route.closest:  # middling confidence: the answer, then ask whether another topic was meant
                 hedge = self.config.replies["hedge"]

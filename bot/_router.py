@@ -87,7 +87,7 @@ class Router:
             if topic in scores and any(p.search(head) for p in patterns):
                 scores[topic] += self.config.routing.topic_cue_bonus
         cues = Cues(*(sum(bool(p.search(head)) for p in self.config.cues[m]) for m in ("cause", "fix")))
-        followup = self._is_followup(head, scores, state)
+        followup = self._is_followup(head, scores, state) and not self._repeats_itself(scores, head, cues, state)
         best, flagged = self._best_topic(scores, head, cues, state if followup else None)
         partner = self.partner.get(best)
         confidence = min(1.0, scores[best] + (scores.get(partner, 0.0) if partner else 0.0))  # the subject's
@@ -131,6 +131,17 @@ class Router:
         if self.config.intent_of(leader) in ("greeting", "out_of_scope") and scores[leader] >= SETTLED:
             return False
         return any(p.search(text) for p in self.config.followup)
+
+    def _repeats_itself(self, scores: dict[str, float], text: str, cues: Cues, state: State) -> bool:
+        """Whether reading the message as a follow-up would give the answer just shown again while the
+        message, read on its own, points at another topic ("what about my hips?" after the bench)."""
+        if not state.shown or self.config.more.search(text) or self.config.everything.search(text):
+            return False
+        leaning = self._choose_mode(self._best_topic(dict(scores), text, cues, state)[0], scores, text, cues, state)
+        ranked = self._ranked(scores)  # the message's own best answerable topic, if it says enough to have one
+        if not ranked or scores[ranked[0]] < self.config.routing.min_confidence:
+            return False
+        return leaning == state.shown[-1] != self._choose_mode(ranked[0], scores, text, cues, None)
 
     def _best_topic(self, scores: dict[str, float], text: str, cues: Cues,
                     previous: State | None) -> tuple[str, tuple[str, float] | None]:

@@ -101,3 +101,18 @@ def test_a_question_about_a_sign_in_general_is_not_told_what_it_describes(engine
     assert general.intent == own.intent == "red_flag"
     assert "What you describe" not in general.text and general.text.startswith("⚠️ Weakness in a leg")
     assert "What you describe (weakness in a leg or foot)" in own.text
+
+
+def test_a_short_message_about_another_subject_is_not_read_as_more_of_the_last(converse) -> None:
+    """"the thing with my hips" after the bench fix is about the hips, not the bench again."""
+    *_, fix, hips = converse("Could my bench height be the problem?", "ok how do I fix that?", "the thing with my hips")
+    assert fix.topic == "fix.bench_height"
+    assert hips.topic != "fix.bench_height" and "bench" not in hips.text.lower()
+
+
+def test_asking_again_about_what_was_just_answered_does_not_repeat_it(converse, engine: Engine) -> None:
+    fix, again = converse("how high should the bench be?", "tell me more about that")
+    assert fix.topic == again.topic == "fix.bench_height"
+    assert fix.text.split("\n\n")[0] not in again.text  # the article's answer is not given twice
+    assert again.text == engine.config.replies["still_on"].format(label="Bench height")
+    assert again.suggestions and again.sources
