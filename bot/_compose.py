@@ -85,7 +85,7 @@ class Composer:
         named = self.config.topics.get(topic)
         if named:
             return named.ask
-        template = self.config.intents[self.config.intent_of(topic)].get("ask", "{heading}?")
+        template: str = self.config.intents[self.config.intent_of(topic)].get("ask", "{heading}?")
         return template.format(heading=self.headline(topic).lower())
 
     def suggestions(self, intent: str) -> tuple[str, ...]:

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import yaml
 
@@ -219,14 +219,17 @@ _ROUTING_KEYS = tuple(Routing.__dataclass_fields__)
 _OFF_TOPIC_KEYS = ("instructions", "exercise", "unless_exercise", "pain_site", "unless_pain_site")
 
 
-_SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: ~10x faster
+if TYPE_CHECKING:
+    _SafeLoader = yaml.SafeLoader
+else:
+    _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: ~10x faster
 
 
 class _UniqueKeyLoader(_SafeLoader):
     """A safe loader that refuses a key given twice in one mapping."""
 
 
-def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
     seen: set[Any] = set()
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
@@ -295,7 +298,8 @@ class Checker:
     def patterns(self, value: Any, place: str) -> tuple[re.Pattern[str], ...]:
         return tuple(self.pattern(item, f"{place}[{i}]") for i, item in enumerate(self.typed(value, list, place)))
 
-    def keys(self, mapping: dict, allowed: tuple[str, ...], place: str, required: tuple[str, ...] = ()) -> None:
+    def keys(self, mapping: dict[Any, Any], allowed: tuple[str, ...], place: str,
+             required: tuple[str, ...] = ()) -> None:
         for key in mapping:
             if key not in allowed:
                 raise self.fail(f"{place}.{key}" if place else str(key), "unknown key")
@@ -360,14 +364,14 @@ def _build(raw: Any, check: Checker) -> Config:
     )
 
 
-def _copy(raw: dict, check: Checker) -> Copy:
+def _copy(raw: dict[Any, Any], check: Checker) -> Copy:
     names = tuple(Copy.__dataclass_fields__)
     check.keys(raw, names, "copy", required=names)
     texts = {k: check.typed(v, str, f"copy.{k}").strip() for k, v in raw.items()}
     return Copy(**{**texts, "about": check.pattern(raw["about"], "copy.about")})
 
 
-def _topics(raw: dict, check: Checker) -> dict[str, TopicCopy]:
+def _topics(raw: dict[Any, Any], check: Checker) -> dict[str, TopicCopy]:
     topics = {}
     for topic, spec in raw.items():
         place = f"topics.{topic}"
@@ -376,7 +380,7 @@ def _topics(raw: dict, check: Checker) -> dict[str, TopicCopy]:
     return topics
 
 
-def _tiers(raw: dict, check: Checker) -> dict[str, dict[str, Any]]:
+def _tiers(raw: dict[Any, Any], check: Checker) -> dict[str, dict[str, Any]]:
     """Red-flag tiers, most urgent first: each one's lead, reminder and suggestions."""
     tiers = {}
     for name, spec in raw.items():
@@ -393,7 +397,7 @@ def _tiers(raw: dict, check: Checker) -> dict[str, dict[str, Any]]:
     return tiers
 
 
-def _red_flags(raw: dict, tiers: dict[str, dict[str, Any]], check: Checker) -> tuple[RedFlag, ...]:
+def _red_flags(raw: dict[Any, Any], tiers: dict[str, dict[str, Any]], check: Checker) -> tuple[RedFlag, ...]:
     red_flags = []
     for topic, spec in raw.items():
         place = f"red_flags.{topic}"
@@ -423,7 +427,7 @@ def _red_flags(raw: dict, tiers: dict[str, dict[str, Any]], check: Checker) -> t
     return tuple(red_flags)
 
 
-def _signs(raw: dict, red_flags: tuple[RedFlag, ...], check: Checker) -> tuple[Sign, ...]:
+def _signs(raw: dict[Any, Any], red_flags: tuple[RedFlag, ...], check: Checker) -> tuple[Sign, ...]:
     topics = {flag.topic for flag in red_flags}
     signs = []
     for name, spec in raw.items():
@@ -438,7 +442,7 @@ def _signs(raw: dict, red_flags: tuple[RedFlag, ...], check: Checker) -> tuple[S
     return tuple(signs)
 
 
-def _not_covered(raw: dict, check: Checker) -> tuple[Gap, ...]:
+def _not_covered(raw: dict[Any, Any], check: Checker) -> tuple[Gap, ...]:
     gaps = []
     for kind, spec in raw.items():
         place = f"not_covered.{kind}"
@@ -467,7 +471,7 @@ def _near(raw: Any, place: str, check: Checker) -> Near:
                 check.pattern(unless, f"{place}.unless") if unless is not None else None)
 
 
-def _safety(raw: dict, check: Checker) -> SafetyRules:
+def _safety(raw: dict[Any, Any], check: Checker) -> SafetyRules:
     keys = ("carry_on", "self_treat", "limb", "body_part", "someone_else", "me", "in_care")
     lists = ("spellings", "answered_after")
     check.keys(raw, (*keys, *lists), "safety", required=(*keys, *lists))
@@ -476,12 +480,12 @@ def _safety(raw: dict, check: Checker) -> SafetyRules:
     return SafetyRules(**fields)
 
 
-def _off_topic(raw: dict, check: Checker) -> dict[str, re.Pattern[str]]:
+def _off_topic(raw: dict[Any, Any], check: Checker) -> dict[str, re.Pattern[str]]:
     check.keys(raw, _OFF_TOPIC_KEYS, "off_topic", required=_OFF_TOPIC_KEYS)
     return {key: check.pattern(raw[key], f"off_topic.{key}") for key in _OFF_TOPIC_KEYS}
 
 
-def _picture(raw: dict, check: Checker) -> Picture:
+def _picture(raw: dict[Any, Any], check: Checker) -> Picture:
     keys = ("trigger", "suggestion", "offer_after", "text", "labels", "wrong_labels")
     check.keys(raw, keys, "picture", required=keys)
     return Picture(

@@ -6,6 +6,7 @@ import os
 import re
 import stat
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -71,7 +72,7 @@ def parse_article(markdown: str, source: str) -> list[Chunk]:
     title = str(meta.get("title") or "")
     chunks: list[Chunk] = []
     stack: list[tuple[int, str, str]] = []  # (level, heading, kind)
-    current: dict | None = None
+    current: dict[str, Any] | None = None
     lines: list[str] = []
 
     def flush() -> None:
@@ -127,7 +128,7 @@ def describe_sources(chunks: tuple[Chunk, ...]) -> str:
     return "\n\n".join(parts)
 
 
-def _front_matter(markdown: str, source: str) -> tuple[dict, str, int]:
+def _front_matter(markdown: str, source: str) -> tuple[dict[str, Any], str, int]:
     """The YAML front matter (title, author, attribution...) and the body after it."""
     if not markdown.startswith("---\n"):
         return {}, markdown, 0

@@ -62,7 +62,8 @@ class Index:
     def similarities(self, vector: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         """Cosine similarity of a query vector to every chunk."""
         idx, val = vector
-        return val @ self.chunk_weights[idx]  # rows of the query's features only: contiguous reads
+        scores: np.ndarray = val @ self.chunk_weights[idx]  # rows of the query's features only: contiguous reads
+        return scores
 
     def probabilities(self, vector: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         """Classifier probability of every class for a query vector."""
@@ -88,12 +89,14 @@ class Index:
         """(pieces, signs): each piece's probability of every warning sign (and of none)."""
         logits = embeddings @ self.sign_weights + self.sign_intercept
         logits = np.exp(logits - logits.max(axis=1, keepdims=True))
-        return logits / logits.sum(axis=1, keepdims=True)
+        probabilities: np.ndarray = logits / logits.sum(axis=1, keepdims=True)
+        return probabilities
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
     exponentials = np.exp(logits - logits.max())
-    return exponentials / exponentials.sum()
+    probabilities: np.ndarray = exponentials / exponentials.sum()
+    return probabilities
 
 
 def build_index(chunk_texts: list[str], samples: list[tuple[str, str]], domain_text: str,

@@ -25,7 +25,7 @@ from types import TracebackType
 import yaml
 from rapidfuzz import fuzz, process
 
-from ._errors import InboxError
+from ._errors import InboxError as InboxError  # part of this module's interface: Inbox raises it
 from ._model import INTENTS, Answer, Reply, State
 from ._sqlite import columns, create_private, has_header, keep_private
 from ._text import normalize, words

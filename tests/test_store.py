@@ -183,8 +183,6 @@ def test_a_store_that_cannot_be_read_is_one_line_and_exit_2_and_stays_where_it_i
 
 def test_an_io_error_while_checking_the_store_is_not_corruption(tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    import bot.telegram._store as store_module
-
     path = tmp_path / "telegram.sqlite3"
     _healthy_store(path)
     real_connect = sqlite3.connect
@@ -194,10 +192,10 @@ def test_an_io_error_while_checking_the_store_is_not_corruption(tmp_path: Path,
         error.sqlite_errorname = "SQLITE_IOERR_SHMOPEN"  # type: ignore[attr-defined]
         raise error
 
-    monkeypatch.setattr(store_module.sqlite3, "connect", failing)
+    monkeypatch.setattr(sqlite3, "connect", failing)
     with pytest.raises(OSError, match="disk I/O error"):
         ChatStore(path)
-    monkeypatch.setattr(store_module.sqlite3, "connect", real_connect)
+    monkeypatch.setattr(sqlite3, "connect", real_connect)
     assert not list(tmp_path.glob("*.unreadable-*"))
     assert {chat: data["n"] for chat, data in _stored(path).items()} == {1: 1, 2: 2}
 

@@ -12,7 +12,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, cast
 
-from telegram import Bot, BotCommand, CallbackQuery, Message, Update
+from telegram import Bot, BotCommand, CallbackQuery, Chat, Message, Update
 from telegram.constants import ChatAction, ChatType
 from telegram.error import NetworkError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
@@ -239,7 +239,7 @@ class Handlers:
 
 
 def _chat_id(update: Update) -> int:
-    return cast(Any, update.effective_chat).id
+    return cast(Chat, update.effective_chat).id
 
 
 def _chat_data(context: Context) -> dict[str, Any]:

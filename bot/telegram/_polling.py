@@ -267,7 +267,7 @@ class Poller:
 
     def _failed(self, error: Exception) -> float:
         """Log one line and return the pause before the next attempt: 0.5 s, doubling up to 30 s."""
-        delay = min(MAX_BACKOFF, FIRST_BACKOFF * 2**self._failures)
+        delay: float = min(MAX_BACKOFF, FIRST_BACKOFF * 2**self._failures)
         self._failures += 1
         why = "another getUpdates request (a second instance?)" if isinstance(error, Conflict) else type(error).__name__
         logger.warning("Polling for updates failed (%s), retrying in %.1f s.", why, delay)
