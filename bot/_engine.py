@@ -22,7 +22,7 @@ from ._explain import Explanation
 from ._index import NONE, Index, build_index, build_lock, cache_dir, content_key, load_cached, save_cached
 from ._knowledge import PACKAGED, knowledge_paths
 from ._lexicon import Lexicon
-from ._model import INTENTS, MAX_SHOWN, Chunk, Reply, Source, State
+from ._model import ARTICLE_INTENTS, INTENTS, MAX_SHOWN, Chunk, Reply, Source, State
 from ._router import Route, Router
 from ._safety import GENERAL, Safety, Screening, Triage
 from ._text import ANALYSIS_LIMIT, normalize, words
@@ -132,7 +132,7 @@ class Engine:
         if learned:
             return self._red_flag_reply(learned, state, None, said)
         reply = self._routed(trace, state, reading)
-        if reply.intent in ("cause", "fix", "about", "out_of_scope") and not state.red_flags \
+        if reply.intent in (*ARTICLE_INTENTS, "out_of_scope") and not state.red_flags \
                 and self.safety.unsure(reading):
             text = cut(f"{reply.text}\n\n{self.config.replies['watch_signs']}", BUDGET + 300)
             return replace(reply, text=text)
@@ -204,7 +204,7 @@ class Engine:
         gap, replies = uncovered.gap, self.config.replies
         if uncovered.rest and not self.index.domain_words.isdisjoint(words(uncovered.rest)):
             rest = self.router.route(uncovered.rest, state, uncovered.rest, screening.corrections)
-            if self.config.intent_of(rest.topic) in ("cause", "fix", "about"):
+            if self.config.intent_of(rest.topic) in ARTICLE_INTENTS:
                 return self._reply(rest, state, lead_override=f"{gap.say} {replies['covered_part']}")
         parts = [gap.say]
         sources: tuple[Source, ...] = ()
@@ -299,7 +299,7 @@ class Engine:
             text = self.config.replies.get(topic) or self.config.replies[_REPLY_FALLBACK[intent]]
             if topic == "greeting.thanks":
                 text = self.safety.thanks(state) or text  # after a red flag: its advice, not "train smart"
-        answered = intent in ("cause", "fix", "about")
+        answered = intent in ARTICLE_INTENTS
         new_state = replace(
             state,
             topic=route.topic if answered else state.topic,

@@ -8,6 +8,8 @@ from typing import Any, Literal, get_args
 
 Intent = Literal["cause", "fix", "red_flag", "about", "out_of_scope", "greeting", "check"]
 INTENTS: tuple[Intent, ...] = get_args(Intent)
+ARTICLE_INTENTS: tuple[Intent, ...] = ("cause", "fix", "about")  # the intents answered from the article
+DAY = 86400.0  # seconds: retention periods are given in days
 MAX_SHOWN = 64  # topics remembered as shown: more than the article has
 
 

@@ -26,14 +26,13 @@ import yaml
 from rapidfuzz import fuzz, process
 
 from ._errors import InboxError as InboxError  # part of this module's interface: Inbox raises it
-from ._model import INTENTS, Answer, Reply, State
+from ._model import DAY, INTENTS, Answer, Reply, State
 from ._sqlite import columns, create_private, has_header, keep_private
 from ._text import normalize, words
 
 logger = logging.getLogger("bot.review")
 
 MAX_TEXT = 2000  # characters of a question that are kept
-DAY = 86400.0
 STAMP_STEP = 3600.0  # stored times are rounded down to the hour, so they cannot pin a message to a chat log
 # answered on purpose: safety, small talk, the guided check
 NEVER_CONSIDERED = frozenset({"red_flag", "greeting", "check"})

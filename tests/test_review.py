@@ -13,9 +13,10 @@ import yaml
 
 from _drivers import article_reply, declined_reply, red_flag_reply
 from bot import Reply
+from bot._model import DAY
 from bot.cli import main as hipbot
 from bot.evaluate import load_cases
-from bot.review import COLUMNS, DAY, MAX_TEXT, Entry, Inbox, InboxError, export_stubs, group, render
+from bot.review import COLUMNS, MAX_TEXT, Entry, Inbox, InboxError, export_stubs, group, render
 
 # What the inbox keeps depends on the reply only (its intent and confidence), so these tests hand it replies
 # shaped like the core's, with the confidence they need, instead of hunting the classifier for one.

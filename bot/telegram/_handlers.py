@@ -19,7 +19,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Cont
 
 from .._config import Copy
 from .._engine import default_engine
-from .._model import Answer, Reply, State
+from .._model import ARTICLE_INTENTS, DAY, Answer, Reply, State
 from ..review import Inbox, InboxQueue
 from ._sending import keyboard, quietly, retrying, send_text
 from ._setup import addressed, strip_mention
@@ -30,10 +30,9 @@ logger = logging.getLogger("bot.telegram")
 
 INLINE_ANSWER_CHARS = 1000
 SWEEP_EVERY_SECONDS = 3600.0
-DAY = 86400.0
 SUGGESTION_DATA = re.compile(r"s:(\d{1,20}):(\d{1,3})")  # bounded: forged data of 5,000 digits is just expired
 FEEDBACK_DATA = re.compile(r"f:(\d{1,20}):(up|down)")
-FEEDBACK_ON = ("cause", "fix", "about")  # answers from the article carry 👍 / 👎 when the review inbox is on
+FEEDBACK_ON = ARTICLE_INTENTS  # answers from the article carry 👍 / 👎 when the review inbox is on
 REMEMBERED_ANSWERS = 10_000  # chats whose last answer is kept in memory (only while the inbox is on) for a 👎
 
 RESET = "Done, I have forgotten our conversation. Ask me anything about back pain on the hip thrust machine."

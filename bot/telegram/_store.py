@@ -26,6 +26,7 @@ from typing import IO, Any
 
 from telegram.ext import BasePersistence, PersistenceInput
 
+from .._model import DAY
 from .._sqlite import columns, create_private, has_header, keep_private, sidecars
 
 logger = logging.getLogger("bot.telegram")
@@ -33,7 +34,6 @@ logger = logging.getLogger("bot.telegram")
 ChatData = dict[str, Any]
 SCHEMA = "CREATE TABLE IF NOT EXISTS chats (id INTEGER PRIMARY KEY, data TEXT NOT NULL, touched REAL NOT NULL)"
 INDEX = "CREATE INDEX IF NOT EXISTS chats_touched ON chats (touched)"
-DAY = 86400.0
 FIRST_RETRY = 1.0  # seconds before a failed batch is written again, doubling up to MAX_RETRY
 MAX_RETRY = 60.0
 SQLITE_INTEGERS = range(-(2**63), 2**63)
