@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, cast, get_type_hints
 
 import yaml
 
@@ -122,7 +122,8 @@ class Picture:
 
 @dataclass(frozen=True)
 class Routing:
-    """Routing thresholds and weights (probability scale 0..1); intents.yaml explains each one."""
+    """Routing thresholds and weights (probabilities and scores 0..1, word counts whole numbers); intents.yaml
+    explains each one."""
 
     min_confidence: float
     sure: float
@@ -137,6 +138,13 @@ class Routing:
     sign_sure: float
     sign_maybe: float
     ask_below: float
+    settled: float
+    known_share: float
+    language_words: int
+    smalltalk_words: int
+    short_message: int
+    short_reply: int
+    negation_gap: int
 
 
 @dataclass(frozen=True)
@@ -216,6 +224,7 @@ _REPLY_KEYS = (
     "still_on", "watch_signs", "again_twice", "clarify", "in_care",
 )
 _ROUTING_KEYS = tuple(Routing.__dataclass_fields__)
+_ROUTING_TYPES = get_type_hints(Routing)  # float or int: a whole number where a count is meant
 _OFF_TOPIC_KEYS = ("instructions", "exercise", "unless_exercise", "pain_site", "unless_pain_site")
 
 
@@ -329,7 +338,11 @@ def _build(raw: Any, check: Checker) -> Config:
     check.keys(data["replies"], _REPLY_KEYS, "replies", required=_REPLY_KEYS)
     replies = {k: check.typed(v, str, f"replies.{k}") for k, v in data["replies"].items()}
     check.keys(data["routing"], _ROUTING_KEYS, "routing", required=_ROUTING_KEYS)
-    routing = Routing(**{k: float(check.typed(v, (int, float), f"routing.{k}")) for k, v in data["routing"].items()})
+    numbers: dict[str, Any] = {
+        k: check.typed(v, int, f"routing.{k}") if _ROUTING_TYPES[k] is int
+        else float(check.typed(v, (int, float), f"routing.{k}")) for k, v in data["routing"].items()
+    }
+    routing = Routing(**numbers)
     pairs = {check.typed(k, str, "pairs"): check.typed(v, str, f"pairs.{k}") for k, v in data["pairs"].items()}
     check.keys(data["cues"], ("cause", "fix"), "cues", required=("cause", "fix"))
     cues = {mode: check.patterns(v, f"cues.{mode}") for mode, v in data["cues"].items()}

@@ -19,7 +19,6 @@ from ._text import words
 # Sentences, and clauses joined by "and"/"also"/"but" before a new question ("..., and where should...").
 _CLAUSE = re.compile(r"(?:[^.?!;\n,]|,(?! ?(?:and|also|plus|but|or) "
                      r"(?:how|what|where|why|when|which|should|can|could|is|are|do|does|will)\b))+[.?!;\n,]*")
-SHORT_MESSAGE = 12  # words: a message this short is a request as a whole
 
 
 @dataclass(frozen=True)
@@ -38,6 +37,7 @@ class Coverage:
         self.asking = (config.question, *config.cues["cause"], *config.cues["fix"])
         self.domain_words = domain_words
         self.pain = config.pain
+        self.short_message = config.routing.short_message  # words: a message this short is a request as a whole
 
     def find(self, said: str) -> Uncovered | None:
         """The first not-covered request in normalised `said`, if any: in a clause that asks
@@ -45,7 +45,7 @@ class Coverage:
         found: Gap | None = None
         told: Gap | None = None  # a not-covered subject named outside a question ("...the abductor machine.")
         other_questions = []
-        short = (len(words(said)) <= SHORT_MESSAGE
+        short = (len(words(said)) <= self.short_message
                  and not self.pain.search(said))  # "back pain when I go to failure" tells
         for match in _CLAUSE.finditer(said):
             clause = match.group()

@@ -8,6 +8,7 @@ import logging
 import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -37,7 +38,7 @@ class Engine:
 
     def __init__(self, corpus: Path, intents: Path, cache: Path | None = None, slang: bool = True,
                  check: Path | None = None, encoder: Encoder | None = None,
-                 tuning: dict[str, float] | None = None) -> None:
+                 tuning: dict[str, Any] | None = None) -> None:
         """Load and check the data, then load the index from the cache or build it.
 
         `slang=False` drops the slang lexicon (for measuring what it buys); `check` is the

@@ -7,17 +7,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._config import Config
+from ._config import Config, Routing
 from ._index import Index
 from ._lexicon import Lexicon
 from ._model import State
 from ._text import ANALYSIS_LIMIT, words
 from ._understanding import Reader
-
-SETTLED = 0.5  # a greeting or off-topic message this likely is not read as a follow-up
-MIN_WORDS_FOR_LANGUAGE = 3
-SMALLTALK_WORDS = 40
-KNOWN_SHARE = 0.45  # English messages, slang and typos included, stay above this share of known words
 
 
 @dataclass(frozen=True)
@@ -72,7 +67,7 @@ class Router:
         small = self._smalltalk(text)
         if small:
             return Route(small, 1.0, smalltalk=True)
-        if _mostly_unknown_words(text[:ANALYSIS_LIMIT], self.index.known_words):
+        if _mostly_unknown_words(text[:ANALYSIS_LIMIT], self.index.known_words, self.config.routing):
             return Route("out_of_scope.other_language", 1.0)  # Spanish, French...: Latin script, not English
         head = head[:ANALYSIS_LIMIT]
         vector = self.index.vectorize(self.lexicon.expand(head, corrections))
@@ -115,7 +110,7 @@ class Router:
     def _smalltalk(self, text: str) -> str | None:
         """'thanks, that fixed it!', 'hola :)', 'I'm back, did you miss me?': short, no pain, and no
         question about the subject (a question with none of the corpus's words is still small talk)."""
-        if len(words(text)) > SMALLTALK_WORDS or self.config.pain.search(text):
+        if len(words(text)) > self.config.routing.smalltalk_words or self.config.pain.search(text):
             return None
         asks = self.config.question.search(text) or any(p.search(text) for mode in ("cause", "fix")
                                                         for p in self.config.cues[mode])
@@ -128,7 +123,8 @@ class Router:
         if not state.topic or self.config.followup_breakers.search(text):
             return False
         leader = max(scores, key=scores.__getitem__)
-        if self.config.intent_of(leader) in ("greeting", "out_of_scope") and scores[leader] >= SETTLED:
+        settled = scores[leader] >= self.config.routing.settled
+        if self.config.intent_of(leader) in ("greeting", "out_of_scope") and settled:
             return False
         return any(p.search(text) for p in self.config.followup)
 
@@ -229,10 +225,11 @@ def _unreadable(text: str) -> str | None:
     return None
 
 
-def _mostly_unknown_words(text: str, known: frozenset[str]) -> bool:
-    """Three or more words, most of them unknown to the corpus and examples: another language."""
+def _mostly_unknown_words(text: str, known: frozenset[str], routing: Routing) -> bool:
+    """Three or more words (routing.language_words), most of them unknown to the corpus and examples
+    (English messages, slang and typos included, stay above routing.known_share): another language."""
     tokens = [w for w in words(text) if not w.isdigit()]
-    return len(tokens) >= MIN_WORDS_FOR_LANGUAGE and sum(w in known for w in tokens) < KNOWN_SHARE * len(tokens)
+    return len(tokens) >= routing.language_words and sum(w in known for w in tokens) < routing.known_share * len(tokens)
 
 
 def _has_words(text: str) -> bool:

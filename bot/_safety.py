@@ -23,10 +23,8 @@ from ._understanding import Reading
 _ELLIPSIS = re.compile(r"\.{2,}")  # "my leg just... gave out": one sentence
 _NEGATION_WINDOW = 30  # characters before a sign that a negation may stand in
 _PERSON_WINDOW = 200  # characters before a sign read for whose history it is
-MAX_WORDS_BETWEEN = 2  # "don't have any tingling": a negation this close governs the sign
 CORRECTION_LIMIT = 20_000  # characters checked for misspelled key words (the patterns see everything)
 WINDOW, WINDOW_OVERLAP = 2000, 400  # a sentence longer than WINDOW is read in overlapping windows
-SHORT_REPLY = 12  # words: a message this short may finish a sign the previous one began
 GENERAL = "red_flag.general"
 RED_FLAG_BUDGET = 600  # characters: a red-flag reply is read at once, action first
 
@@ -175,7 +173,7 @@ def _negated(before: str, config: Config) -> bool:
     if not negations:
         return False
     between = before[negations[-1].end():]
-    return len(between.split()) <= MAX_WORDS_BETWEEN and not config.negation_breakers.search(between)
+    return len(between.split()) <= config.routing.negation_gap and not config.negation_breakers.search(between)
 
 
 class Safety:
@@ -206,7 +204,7 @@ class Safety:
         found = scan(said + ("\n" + fixed if fixes else ""), self.config)  # "tinglng", "losing wieght" read right too
         flags = found.flags
         rules = self.config.safety
-        if len(words(said)) <= SHORT_REPLY and not rules.body_part.search(said):
+        if len(words(said)) <= self.config.routing.short_reply and not rules.body_part.search(said):
             for part in state.body_parts:  # "my foot feels off", then "like it's asleep"; "both legs", then
                 # "numb and heavy" (a sign already found here may still be graver with the limb)
                 flags += scan(f"my {part} {said}", self.config).flags

@@ -84,6 +84,13 @@ class Group:
         return Counter(e.reason for e in self.entries)
 
 
+def _sure() -> float:
+    """routing.sure of the engine that answers: below it an answer is unsure enough for the inbox."""
+    from ._engine import default_engine
+
+    return default_engine().config.routing.sure
+
+
 class Inbox:
     """Questions worth a maintainer's look, kept in a local SQLite file (WAL mode).
 
@@ -107,8 +114,9 @@ class Inbox:
             self._db.close()
             raise InboxError(f"{self.path}: cannot write the review inbox ({exc})") from None
 
-    def consider(self, text: str, reply: Reply, threshold: float = 0.6) -> bool:
-        """Store `text` if the reply was out_of_scope or, for cause/fix/about, less confident than `threshold`.
+    def consider(self, text: str, reply: Reply, threshold: float | None = None) -> bool:
+        """Store `text` if the reply was out_of_scope or, for cause/fix/about, less confident than `threshold`
+        (by default intents.yaml's routing.sure: the answers that end by asking whether they were the one meant).
 
         Red flags, greetings and the guided check are answered on purpose and never stored.
         Returns whether the question was stored.
@@ -117,7 +125,7 @@ class Inbox:
             return False
         if reply.intent == "out_of_scope":
             return self._store(text, reply, "out_of_scope")
-        if reply.confidence < threshold:
+        if reply.confidence < (_sure() if threshold is None else threshold):
             return self._store(text, reply, "low_confidence")
         return False
 
