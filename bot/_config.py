@@ -104,6 +104,9 @@ class SafetyRules:
     answered_after: tuple[str, ...]  # topics still answered after a sign (anatomy, thanks): all else repeats it
 
 
+EMERGENCY, URGENT, PROFESSIONAL = "emergency", "urgent", "professional"
+TIER_KINDS = (EMERGENCY, URGENT, PROFESSIONAL)  # the red-flag tiers, most urgent first: their names in intents.yaml
+
 WRONG_PREFIX = "wrong."  # a picture label named with it belongs to the wrong panel
 
 
@@ -394,18 +397,24 @@ def _topics(raw: dict[Any, Any], check: Checker) -> dict[str, TopicCopy]:
 
 
 def _tiers(raw: dict[Any, Any], check: Checker) -> dict[str, dict[str, Any]]:
-    """Red-flag tiers, most urgent first: each one's lead, reminder and suggestions."""
+    """Red-flag tiers, one of each kind in TIER_KINDS (most urgent first, whatever the order in the file):
+    each one's lead, reminder and suggestions."""
+    for name in raw:
+        if name not in TIER_KINDS:
+            raise check.fail(f"tiers.{name}", f"unknown tier (tiers are named by kind: {', '.join(TIER_KINDS)})")
+    check.keys(raw, TIER_KINDS, "tiers", required=TIER_KINDS)
     tiers = {}
-    for name, spec in raw.items():
+    for name in TIER_KINDS:
+        spec = raw[name]
         place = f"tiers.{name}"
         keys = ("lead", "reminder", "asked", "thanks", "impersonal", "suggestions", "general_suggestions")
         check.keys(check.typed(spec, dict, place), keys, place, required=("lead", "reminder"))
         for key in ("lead", "reminder", "asked", "thanks", "impersonal"):
             if key in spec:
                 check.typed(spec[key], str, f"{place}.{key}")
-        tiers[str(name)] = {**spec, **{key: check.strings(spec.get(key, []), f"{place}.{key}")
-                                       for key in ("suggestions", "general_suggestions")}}
-    if not tiers or any("asked" not in tier for tier in tiers.values()):
+        tiers[name] = {**spec, **{key: check.strings(spec.get(key, []), f"{place}.{key}")
+                                  for key in ("suggestions", "general_suggestions")}}
+    if any("asked" not in tier for tier in tiers.values()):
         raise check.fail("tiers", "every tier needs an 'asked' reply (its signs, for 'when should I worry?')")
     return tiers
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from ._check import SCREEN, GuidedCheck, load_check
 from ._compose import BUDGET, Composer, cut
-from ._config import WRONG_PREFIX, Config, load_config
+from ._config import EMERGENCY, WRONG_PREFIX, Config, load_config
 from ._corpus import describe_sources, load_corpus
 from ._coverage import Coverage, Uncovered
 from ._encoder import Encoder, OnnxEncoder
@@ -352,7 +352,7 @@ class Engine:
                             turns=state.turns + 1, check_step=None, check_answers=(), check_retry=False)
         sources = self._sources(self.safety.sources(triage), scores)
         text = self.safety.guidance(triage, impersonal=not self.config.safety.me.search(said))
-        emergency = self.safety.tier(triage.topic) == self.safety.tiers[0]  # its first line stays "get care now"
+        emergency = self.safety.tier(triage.topic) == EMERGENCY  # its first line stays "get care now"
         if not (triage.asked or emergency) and self.config.safety.in_care.search(said):  # back to their own
             text = cut(f"{self.config.replies['in_care']}\n\n{text}", BUDGET + 300)
         return Reply("red_flag", triage.topic, text, sources, 1.0,

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, replace
 
 from ._compose import Composer
-from ._config import Config, RedFlag, near_spans
+from ._config import EMERGENCY, PROFESSIONAL, TIER_KINDS, Config, RedFlag, near_spans
 from ._lexicon import Lexicon
 from ._model import State
 from ._text import ANALYSIS_LIMIT, SENTENCE, words
@@ -183,7 +183,7 @@ class Safety:
         self.config, self.lexicon, self.composer = config, lexicon, composer
         self.tier_of = {flag.topic: flag.tier for flag in config.red_flags}
         self.order = {flag.topic: n for n, flag in enumerate(config.red_flags)}
-        self.tiers = tuple(config.tiers)
+        self.tiers = TIER_KINDS  # most urgent first
         self.sections = {c.id: c for c in composer.chunks}
         self.signs = {sign.name: sign for sign in config.signs}
         self.mine_only = {flag.topic for flag in config.red_flags if flag.mine_only}
@@ -193,7 +193,7 @@ class Safety:
         return tuple(sorted(dict.fromkeys(flags), key=lambda f: (self.tiers.index(self.tier(f)), self.order.get(f, 0))))
 
     def tier(self, flag: str) -> str:
-        return self.tier_of.get(flag, self.tiers[-1])
+        return self.tier_of.get(flag, PROFESSIONAL)
 
     def screen(self, said: str, state: State) -> Screening:
         """The patterns over the whole message; a short reply may complete a sign begun last turn."""
@@ -266,7 +266,7 @@ class Safety:
             return None
         rules = self.config.safety
         carries_on = bool(rules.carry_on.search(said) or rules.self_treat.search(said))
-        emergency = self.tier(self.ranked(state.red_flags)[0]) == self.tiers[0]  # nothing else matters now
+        emergency = self.tier(self.ranked(state.red_flags)[0]) == EMERGENCY  # nothing else matters now
         answered = topic in rules.answered_after and (not emergency or self.config.intent_of(topic) == "greeting")
         return self.earlier(state) if carries_on or asks_more or not answered else None
 
@@ -289,7 +289,7 @@ class Safety:
         key = "reminder" if triage.sticky else "impersonal" if impersonal and "impersonal" in tier else "lead"
         lead = tier[key].format(signs=described, Signs=described[:1].upper() + described[1:])
         top = [f for f in signs if self.tier(f) == self.tier(triage.topic)]
-        if self.tier(triage.topic) != self.tiers[-1]:
+        if self.tier(triage.topic) != PROFESSIONAL:
             return "\n\n".join((lead, self.composer.source(self.sections[top[0]])))
         if triage.asked:  # asked about the warning signs after a sign: the article's list of them
             answer, source = self.composer.by_topic[GENERAL][0], self.composer.source(self.sections[GENERAL])
@@ -310,7 +310,7 @@ class Safety:
 
     def sources(self, triage: Triage) -> tuple[str, ...]:
         """The sections a red-flag reply rests on, most important first."""
-        if self.tier(triage.topic) != self.tiers[-1]:
+        if self.tier(triage.topic) != PROFESSIONAL:
             return tuple(f for f in triage.flags if self.tier(f) == self.tier(triage.topic))
         return triage.flags + (GENERAL,)
 
