@@ -92,6 +92,8 @@ def tiny_project(tmp_path: Path) -> Path:
 
     intents = yaml.safe_load((ROOT / "intents.yaml").read_text())
     intents["examples"] = {t: e[:6] for t, e in intents["examples"].items() if kept(t)}
+    intents["signs"] = {name: {**sign, "phrases": sign["phrases"][:6]} for name, sign in intents["signs"].items()}
+    intents["not_signs"] = intents["not_signs"][:40]  # the sign model's bank, small: each build encodes it
     intents["pairs"] = {c: f for c, f in intents["pairs"].items() if c in served and f in served}
     intents["topics"] = {t: v for t, v in intents["topics"].items() if t in served}
     picture = intents["picture"]
