@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast, get_type_hints
 
@@ -55,10 +55,10 @@ class Gap:
 
     kind: str
     say: str
-    related: str | None
-    patterns: tuple[re.Pattern[str], ...]
-    near: tuple[Near, ...]
-    unless: re.Pattern[str] | None
+    related: str | None = None
+    patterns: tuple[re.Pattern[str], ...] = ()
+    near: tuple[Near, ...] = ()
+    unless: re.Pattern[str] | None = None
     subject: bool = False  # naming it outside a question makes it what a bare "has this happened to anyone?" asks about
 
 
@@ -69,8 +69,8 @@ class RedFlag:
     topic: str
     tier: str
     signs: str
-    patterns: tuple[re.Pattern[str], ...]
-    with_pain: tuple[re.Pattern[str], ...]
+    patterns: tuple[re.Pattern[str], ...] = ()
+    with_pain: tuple[re.Pattern[str], ...] = ()
     with_flags: tuple[re.Pattern[str], ...] = ()  # count only when one of `needs` is found too
     needs: tuple[str, ...] = ()
     near: tuple[Near, ...] = ()
@@ -229,6 +229,17 @@ _REPLY_KEYS = (
 _ROUTING_KEYS = tuple(Routing.__dataclass_fields__)
 _ROUTING_TYPES = get_type_hints(Routing)  # float or int: a whole number where a count is meant
 _OFF_TOPIC_KEYS = ("instructions", "exercise", "unless_exercise", "pain_site", "unless_pain_site")
+
+
+def _keys(cls: type[Any], named_by: str = "") -> tuple[str, ...]:
+    """The keys a dataclass takes in intents.yaml: its fields, less the one the mapping's key gives (`named_by`)."""
+    return tuple(f.name for f in fields(cls) if f.name != named_by)
+
+
+def _required(cls: type[Any], named_by: str = "") -> tuple[str, ...]:
+    """The keys intents.yaml must give for a dataclass: its fields without a default."""
+    return tuple(f.name for f in fields(cls)
+                 if f.name != named_by and f.default is MISSING and f.default_factory is MISSING)
 
 
 if TYPE_CHECKING:
@@ -391,7 +402,7 @@ def _topics(raw: dict[Any, Any], check: Checker) -> dict[str, TopicCopy]:
     topics = {}
     for topic, spec in raw.items():
         place = f"topics.{topic}"
-        check.keys(check.typed(spec, dict, place), ("label", "ask", "gist"), place, required=("label", "ask"))
+        check.keys(check.typed(spec, dict, place), _keys(TopicCopy), place, required=_required(TopicCopy))
         topics[str(topic)] = TopicCopy(**{k: check.typed(v, str, f"{place}.{k}") for k, v in spec.items()})
     return topics
 
@@ -425,8 +436,7 @@ def _red_flags(raw: dict[Any, Any], tiers: dict[str, dict[str, Any]], check: Che
         place = f"red_flags.{topic}"
         if not str(topic).startswith("red_flag."):
             raise check.fail(place, "red-flag topics must start with 'red_flag.'")
-        keys = ("tier", "signs", "patterns", "asks", "with_pain", "with_flags", "needs", "near", "mine_only")
-        check.keys(check.typed(spec, dict, place), keys, place, required=("tier", "signs"))
+        check.keys(check.typed(spec, dict, place), _keys(RedFlag, "topic"), place, required=_required(RedFlag, "topic"))
         if spec["tier"] not in tiers:
             raise check.fail(f"{place}.tier", f"unknown tier {spec['tier']!r} (tiers: {', '.join(tiers)})")
         needs = check.strings(spec.get("needs", []), f"{place}.needs")
@@ -454,8 +464,7 @@ def _signs(raw: dict[Any, Any], red_flags: tuple[RedFlag, ...], check: Checker) 
     signs = []
     for name, spec in raw.items():
         place = f"signs.{name}"
-        check.keys(check.typed(spec, dict, place), ("topic", "says", "phrases"), place,
-                   required=("topic", "says", "phrases"))
+        check.keys(check.typed(spec, dict, place), _keys(Sign, "name"), place, required=_required(Sign, "name"))
         topic = check.typed(spec["topic"], str, f"{place}.topic")
         if topic not in topics:
             raise check.fail(f"{place}.topic", f"unknown red flag {topic!r}")
@@ -468,8 +477,7 @@ def _not_covered(raw: dict[Any, Any], check: Checker) -> tuple[Gap, ...]:
     gaps = []
     for kind, spec in raw.items():
         place = f"not_covered.{kind}"
-        check.keys(check.typed(spec, dict, place), ("say", "related", "patterns", "near", "unless", "subject"), place,
-                   required=("say",))
+        check.keys(check.typed(spec, dict, place), _keys(Gap, "kind"), place, required=_required(Gap, "kind"))
         unless = spec.get("unless")
         gaps.append(Gap(
             kind=str(kind),
@@ -485,8 +493,7 @@ def _not_covered(raw: dict[Any, Any], check: Checker) -> tuple[Gap, ...]:
 
 
 def _near(raw: Any, place: str, check: Checker) -> Near:
-    check.keys(check.typed(raw, dict, place), ("first", "second", "words", "unless"), place,
-               required=("first", "second", "words"))
+    check.keys(check.typed(raw, dict, place), _keys(Near), place, required=_required(Near))
     unless = raw.get("unless")
     return Near(check.pattern(raw["first"], f"{place}.first"), check.pattern(raw["second"], f"{place}.second"),
                 check.typed(raw["words"], int, f"{place}.words"),
@@ -494,12 +501,13 @@ def _near(raw: Any, place: str, check: Checker) -> Near:
 
 
 def _safety(raw: dict[Any, Any], check: Checker) -> SafetyRules:
-    keys = ("carry_on", "self_treat", "limb", "body_part", "someone_else", "me", "in_care")
-    lists = ("spellings", "answered_after")
-    check.keys(raw, (*keys, *lists), "safety", required=(*keys, *lists))
-    fields: dict[str, Any] = {key: check.pattern(raw[key], f"safety.{key}") for key in keys}
-    fields.update({key: check.strings(raw[key], f"safety.{key}") for key in lists})
-    return SafetyRules(**fields)
+    check.keys(raw, _keys(SafetyRules), "safety", required=_required(SafetyRules))
+    rules: dict[str, Any] = {  # a pattern or a list of words, as the dataclass says
+        key: check.pattern(raw[key], f"safety.{key}") if kind == re.Pattern[str]
+        else check.strings(raw[key], f"safety.{key}")
+        for key, kind in get_type_hints(SafetyRules).items()
+    }
+    return SafetyRules(**rules)
 
 
 def _off_topic(raw: dict[Any, Any], check: Checker) -> dict[str, re.Pattern[str]]:
@@ -508,8 +516,7 @@ def _off_topic(raw: dict[Any, Any], check: Checker) -> dict[str, re.Pattern[str]
 
 
 def _picture(raw: dict[Any, Any], check: Checker) -> Picture:
-    keys = ("trigger", "suggestion", "offer_after", "text", "labels", "wrong_labels")
-    check.keys(raw, keys, "picture", required=keys)
+    check.keys(raw, _keys(Picture), "picture", required=_required(Picture))
     return Picture(
         trigger=check.pattern(raw["trigger"], "picture.trigger"),
         suggestion=check.typed(raw["suggestion"], str, "picture.suggestion"),
