@@ -292,7 +292,7 @@ class Engine:
             if topic in self.config.picture.offer_after and not state.red_flags:
                 suggestions = (self.config.picture.suggestion, *suggestions)
             shown = _seen(shown, topic)
-        elif route.closest:
+        elif route.closest and intent == "out_of_scope":  # a greeting is answered as one, not with topics
             suggestions = tuple(self.composer.ask_about(t) for t in route.closest)
             text = "\n\n".join((self.config.replies[topic], self.config.replies["closest"])) if suggestions \
                 else self.config.replies[topic]  # never a heading with nothing under it

@@ -116,3 +116,16 @@ def test_asking_again_about_what_was_just_answered_does_not_repeat_it(converse, 
     assert fix.text.split("\n\n")[0] not in again.text  # the article's answer is not given twice
     assert again.text == engine.config.replies["still_on"].format(label="Bench height")
     assert again.suggestions and again.sources
+
+
+def test_a_leg_sign_reply_says_when_it_becomes_an_emergency(engine: Engine) -> None:
+    """The professional tier's guidance ends with the emergency safety net (both legs, saddle, bladder)."""
+    for message in ("my left leg gives out after thrusts", "what causes legs to give out"):
+        text = engine.answer(message).text
+        assert "both legs" in text and "bladder or bowel" in text and "emergency care now" in text
+
+
+def test_a_goodbye_is_answered_as_one_without_a_list_of_topics(engine: Engine) -> None:
+    reply = engine.answer("Good luck.")
+    assert reply.intent == "greeting"
+    assert engine.config.replies["closest"] not in reply.text
