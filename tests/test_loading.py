@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from _fake_encoder import HashingEncoder
 from bot import DataError, Engine, default_engine, load_config, load_corpus, parse_article
 from bot._index import load_cached
 
@@ -92,8 +93,10 @@ def project(tiny_project: Path) -> Path:
 
 
 def _engine(project: Path, cache: Path | None = None) -> Engine:
+    """The tiny project's engine with the hashing stand-in for the encoder: these tests are about
+    loading, caching and rebuilding, not understanding."""
     return Engine(project / "corpus", project / "intents.yaml", cache=cache or project / "cache",
-                  check=project / "check.yaml")
+                  check=project / "check.yaml", encoder=HashingEncoder())
 
 
 def test_a_new_article_is_picked_up_without_code_changes(project):
