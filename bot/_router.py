@@ -11,7 +11,7 @@ from ._config import Config, Routing
 from ._index import Index
 from ._lexicon import Lexicon
 from ._model import State
-from ._text import ANALYSIS_LIMIT, words
+from ._text import ANALYSIS_LIMIT, SENTENCE, words
 from ._understanding import Reader
 
 
@@ -81,7 +81,7 @@ class Router:
         for topic, patterns in self.config.topic_cues.items():  # "what muscles...", "5 reasons to hip thrust"
             if topic in scores and any(p.search(head) for p in patterns):
                 scores[topic] += self.config.routing.topic_cue_bonus
-        cues = Cues(*(sum(bool(p.search(head)) for p in self.config.cues[m]) for m in ("cause", "fix")))
+        cues = self._cues(head)
         followup = self._is_followup(head, scores, state) and not self._repeats_itself(scores, head, cues, state)
         best, flagged = self._best_topic(scores, head, cues, state if followup else None)
         partner = self.partner.get(best)
@@ -101,6 +101,17 @@ class Router:
             t for t in ranking if t not in (best, self.partner.get(best)))[:2]
         return Route(best, confidence, closest=closest, similarities=similarities, followup=followup,
                      classifier_flag=flagged, ranking=ranking)
+
+    def _cues(self, text: str) -> Cues:
+        """The message's why/how wording; in a story ending with a question, the question's, when it leans
+        one way ("...their back hurts because their glutes don't work. How do you get them to fire?")."""
+        sentences = [m for m in SENTENCE.finditer(text) if m.group().strip()]
+        last = sentences[-1] if len(sentences) > 1 and text[sentences[-1].end():].strip().startswith("?") else None
+        for part in ([last.group()] if last else []) + [text]:
+            cues = Cues(*(sum(bool(p.search(part)) for p in self.config.cues[m]) for m in ("cause", "fix")))
+            if cues.mode or part is text:
+                return cues
+        return Cues(0, 0)
 
     def _ranked(self, scores: dict[str, float]) -> list[str]:
         """Answerable topics, best first."""

@@ -130,3 +130,12 @@ def test_a_goodbye_is_answered_as_one_without_a_list_of_topics(engine: Engine) -
     reply = engine.answer("Good luck.")
     assert reply.intent == "greeting"
     assert engine.config.replies["closest"] not in reply.text
+
+
+def test_a_story_ending_in_a_how_question_gets_the_fix(engine: Engine) -> None:
+    """The closing question decides why or how, not a 'because' earlier in the story."""
+    sleepy = engine.answer("My physio explained why my lower back aches: my glutes are sleepy and my back takes "
+                           "over. How can I wake them up?")
+    arching = engine.answer("Figured out the cause of my back pain on the machine: I arch at the top. How do I stop "
+                            "doing that?")
+    assert (sleepy.topic, arching.topic) == ("fix.glute_activation", "fix.range_of_motion")
