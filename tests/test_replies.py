@@ -139,3 +139,9 @@ def test_a_story_ending_in_a_how_question_gets_the_fix(engine: Engine) -> None:
     arching = engine.answer("Figured out the cause of my back pain on the machine: I arch at the top. How do I stop "
                             "doing that?")
     assert (sleepy.topic, arching.topic) == ("fix.glute_activation", "fix.range_of_motion")
+
+
+def test_a_message_in_another_language_still_hears_when_to_get_emergency_care(engine: Engine) -> None:
+    reply = engine.answer("me duele mucho la espalda y ya no siento bien las piernas desde ayer")
+    assert reply.topic == "out_of_scope.other_language"
+    assert "emergency care now" in reply.text and "bladder or bowel" in reply.text
