@@ -263,21 +263,18 @@ class Engine:
         walked = self._walk(route, state, said) if topic in self.composer.by_topic or state.topic else None
         if walked:
             return walked
-        if topic in self.composer.by_topic and route.closest and not lead_override \
-                and route.confidence < self.config.routing.ask_below \
-                and not self.composer.children(topic):  # a specific guess would be wrong too often: ask
-            options = tuple(dict.fromkeys(self.composer.ask_about(t) for t in (topic, *route.closest)))
-            return Reply(intent, topic, self.config.replies["clarify"], (), route.confidence, options,
-                         replace(state, turns=state.turns + 1))
         everything = bool(self.config.everything.search(said))
-        if topic in self.composer.by_topic and state.shown and state.shown[-1] == topic and not lead_override \
-                and not (everything and self.composer.children(topic)):  # just answered: no loop
-            partner = self.router.partner.get(topic)
-            asks = [self.composer.ask_about(partner)] if partner in self.composer.by_topic else []
-            return Reply(intent, topic, self.config.replies["still_on"].format(label=self.composer.label(topic)),
-                         self._sources((topic,), route.similarities), route.confidence,
-                         tuple(dict.fromkeys([*asks, *self.composer.suggestions_for(topic, shown)]))[:3],
-                         replace(state, turns=state.turns + 1))
+        if topic in self.composer.by_topic and not lead_override:
+            specific, after = not self.composer.children(topic), replace(state, turns=state.turns + 1)
+            if route.closest and route.confidence < self.config.routing.ask_below and specific:
+                options = tuple(dict.fromkeys(self.composer.ask_about(t) for t in (topic, *route.closest)))
+                return Reply(intent, topic, self.config.replies["clarify"], (), route.confidence, options, after)
+            if state.shown and state.shown[-1] == topic and (specific or not everything):  # just answered: no loop
+                partner = self.router.partner.get(topic)
+                asks = [self.composer.ask_about(partner)] if partner in self.composer.by_topic else []
+                return Reply(intent, topic, self.config.replies["still_on"].format(label=self.composer.label(topic)),
+                             self._sources((topic,), route.similarities), route.confidence,
+                             tuple(dict.fromkeys([*asks, *self.composer.suggestions_for(topic, shown)]))[:3], after)
         if topic in self.composer.by_topic:
             lead = lead_override
             hedge = ""

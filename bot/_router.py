@@ -106,12 +106,14 @@ class Router:
         """The message's why/how wording; in a story ending with a question, the question's, when it leans
         one way ("...their back hurts because their glutes don't work. How do you get them to fire?")."""
         sentences = [m for m in SENTENCE.finditer(text) if m.group().strip()]
-        last = sentences[-1] if len(sentences) > 1 and text[sentences[-1].end():].strip().startswith("?") else None
-        for part in ([last.group()] if last else []) + [text]:
-            cues = Cues(*(sum(bool(p.search(part)) for p in self.config.cues[m]) for m in ("cause", "fix")))
-            if cues.mode or part is text:
-                return cues
-        return Cues(0, 0)
+        if len(sentences) > 1 and text[sentences[-1].end():].lstrip().startswith("?"):
+            asked = self._counted_cues(sentences[-1].group())
+            if asked.mode:
+                return asked
+        return self._counted_cues(text)
+
+    def _counted_cues(self, text: str) -> Cues:
+        return Cues(*(sum(bool(p.search(text)) for p in self.config.cues[m]) for m in ("cause", "fix")))
 
     def _ranked(self, scores: dict[str, float]) -> list[str]:
         """Answerable topics, best first."""
