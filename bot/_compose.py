@@ -67,12 +67,15 @@ class Composer:
         if children:
             parts = [main.text] + [f"{self.label(t)}\n{self._section(t).text}" for t in children]
             return "\n\n".join((*parts, source))
+        named = self.config.topics.get(topic)
+        after = (named.after,) if named and named.after else ()
         if everything:
-            return "\n\n".join((main.text, source))
+            return "\n\n".join((main.text, *after, source))
+        room -= sum(len(a) + 2 for a in after)
         left = room - len(source) - len(self.config.replies["more_hint"]) - 4
         text = main.text if len(main.text) <= room - len(source) - 2 else cut(main.text, left) + \
             "\n\n" + self.config.replies["more_hint"]
-        return "\n\n".join((text, source))
+        return "\n\n".join((text, *after, source))
 
     def gist(self, topic: str) -> str:
         """The first sentence of the passage that answers a topic."""

@@ -157,6 +157,7 @@ class TopicCopy:
     label: str
     ask: str
     gist: str = ""
+    after: str = ""  # said after the topic's passage (who to ask when you have a known back condition)
 
 
 @dataclass(frozen=True)

@@ -194,8 +194,9 @@ class Router:
 
     def _prefer_asked_mode(self, best: str, scores: dict[str, float], text: str, cues: Cues) -> str:
         """A why/how question is not answered with background ('about') when it asks why the back
-        is involved, or when a cause or fix topic scores close enough."""
-        mode = cues.mode
+        is involved, or when a cause or fix topic scores close enough; asking both why and how
+        ("causes and prevention") starts with the causes."""
+        mode = cues.mode or ("cause" if cues.any else None)
         if self.config.intent_of(best) != "about" or mode is None:
             return best
         rival = max((t for t in scores if self.config.intent_of(t) == mode), key=scores.__getitem__, default=None)
@@ -215,6 +216,8 @@ class Router:
         partner = self.partner.get(best)
         if partner is None or partner not in scores:
             return best
+        if previous is None and partner.endswith(".general") and scores[best] >= self.config.routing.sure:
+            return best  # "is it safe to train with my disc?": the condition's own section, not every fix
         if cues.mode:
             wanted = cues.mode
         elif not cues.any and previous is not None and previous.intent in ("cause", "fix"):

@@ -145,3 +145,17 @@ def test_a_message_in_another_language_still_hears_when_to_get_emergency_care(en
     reply = engine.answer("me duele mucho la espalda y ya no siento bien las piernas desde ayer")
     assert reply.topic == "out_of_scope.other_language"
     assert "emergency care now" in reply.text and "bladder or bowel" in reply.text
+
+
+@pytest.mark.parametrize("message", ["is it safe to keep training with my bulging disc?",
+                                     "is the hip thrust ok for someone with spondylolisthesis"])
+def test_a_safety_question_about_a_known_condition_gets_that_section_and_who_to_ask(engine: Engine,
+                                                                                   message: str) -> None:
+    """Not the general fix list, which would read as 'carry on'; the topic's `after` note names who decides."""
+    reply = engine.answer(message)
+    assert reply.topic == "cause.preexisting_condition"
+    assert engine.config.topics[reply.topic].after in reply.text
+
+
+def test_asking_for_causes_and_prevention_at_once_starts_with_the_causes(engine: Engine) -> None:
+    assert engine.answer("back pain on the glute thrust machine: causes and prevention").topic == "cause.general"
