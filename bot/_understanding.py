@@ -12,7 +12,7 @@ from ._encoder import Encoder
 from ._index import NONE, Index
 from ._text import SENTENCE
 
-_CLAUSE = re.compile(r",|\b(?:but|and then|although|though|plus|also)\b")
+_CLAUSE = re.compile(r",|\b(?:but|and then|and now|although|though|plus|also)\b")
 MAX_PIECES = 24  # sentences and clauses read per message: a wall of text costs no more than this
 MIN_WORDS = 4  # a sentence or clause shorter than this (in words of two letters or more) is not read for signs
 _WORD = re.compile(r"[a-z]{2,}")
