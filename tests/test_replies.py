@@ -159,3 +159,13 @@ def test_a_safety_question_about_a_known_condition_gets_that_section_and_who_to_
 
 def test_asking_for_causes_and_prevention_at_once_starts_with_the_causes(engine: Engine) -> None:
     assert engine.answer("back pain on the glute thrust machine: causes and prevention").topic == "cause.general"
+
+
+@pytest.mark.parametrize("message", ["when should I worry about my back after thrusts?",
+                                     "at what point do I stop and get my back looked at"])
+def test_when_to_worry_lists_every_tier_gravest_first_on_one_screen(engine: Engine, message: str) -> None:
+    reply = engine.answer(message)
+    assert reply.topic == "red_flag.general" and len(reply.text) <= 600
+    tiers = [engine.config.tiers[name]["asked"] for name in ("emergency", "urgent", "professional")]
+    assert [reply.text.index(line) for line in tiers] == sorted(reply.text.index(line) for line in tiers)
+    assert "bladder" in reply.text and "both legs" in reply.text
