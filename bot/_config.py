@@ -139,6 +139,7 @@ class Routing:
     asked_mode_ratio: float
     encoder_weight: float
     sign_sure: float
+    sign_sure_emergency: float
     sign_maybe: float
     ask_below: float
     settled: float

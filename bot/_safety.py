@@ -216,19 +216,23 @@ class Safety:
         return Screening(None, found, corrections)
 
     def from_reading(self, reading: Reading, state: State) -> Triage | None:
-        """The red flag of every sign the sign model is sure of (routing.sign_sure), if any."""
+        """The red flag of every sign the sign model is sure of, if any: routing.sign_sure, or for a sign
+        needing emergency care (never to be missed) routing.sign_sure_emergency."""
         signs = self.signs
-        hits = tuple(hit for hit in reading.above(self.config.routing.sign_sure)
-                     if signs[hit.sign].topic not in self.mine_only or not _someone_else(hit.piece, self.config))
+        hits = tuple(hit for hit in reading.signs if hit.score >= self._sure(hit.sign)
+                     and (signs[hit.sign].topic not in self.mine_only or not _someone_else(hit.piece, self.config)))
         if not hits:
             return None
         triage = self.combine(tuple(signs[hit.sign].topic for hit in hits), state)
         return replace(triage, named=tuple(dict.fromkeys(signs[hit.sign].says for hit in hits)))
 
     def unsure(self, reading: Reading) -> tuple[str, ...]:
-        """Signs the sign model finds likely but not sure (between routing.sign_maybe and sign_sure)."""
-        sure = self.config.routing.sign_sure
-        return tuple(hit.sign for hit in reading.signs if hit.score < sure)
+        """Signs the sign model finds likely but not sure (from routing.sign_maybe to the sign's threshold)."""
+        return tuple(hit.sign for hit in reading.signs if hit.score < self._sure(hit.sign))
+
+    def _sure(self, sign: str) -> float:
+        routing = self.config.routing
+        return routing.sign_sure_emergency if self.tier(self.signs[sign].topic) == EMERGENCY else routing.sign_sure
 
     def sanitize(self, state: State) -> State:
         """Forget red-flag ids that intents.yaml no longer has (a state from an older version)."""

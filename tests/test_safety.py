@@ -256,3 +256,19 @@ def test_when_to_worry_lists_every_tier_gravest_first(engine, text):
     assert emergency < urgent < professional
     assert "bladder" in reply.text and "both legs" in reply.text and len(reply.text) <= 600
     assert reply.state.red_flags == ()
+
+
+def test_an_emergency_sign_needs_less_certainty_than_the_others(engine):
+    """A likely emergency sign is never left to the 'watch for these' line: it gets the guidance."""
+    from bot._understanding import Reading, SignHit
+
+    routing = engine.config.routing
+    between = (routing.sign_sure_emergency + routing.sign_sure) / 2
+    assert routing.sign_maybe <= routing.sign_sure_emergency < routing.sign_sure
+
+    def read(sign: str) -> Reading:
+        return Reading(engine.reader.encoder.encode(["x"])[0], (SignHit(sign, between, "x"),))
+
+    assert engine.safety.from_reading(read("bladder_bowel"), State()).topic == "red_flag.emergency"
+    assert engine.safety.from_reading(read("rest_pain"), State()) is None
+    assert engine.safety.unsure(read("rest_pain")) == ("rest_pain",)
