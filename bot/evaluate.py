@@ -277,7 +277,8 @@ def report_json(scores: Scores) -> dict[str, Any]:
     }
 
 
-_WITHOUT_ENCODER = {"encoder_weight": 0.0, "sign_sure": 2.0, "sign_sure_emergency": 2.0, "sign_maybe": 2.0}  # probabilities never reach 2
+_WITHOUT_ENCODER = {"encoder_weight": 0.0,  # probabilities never reach 2
+                    "sign_sure": 2.0, "sign_sure_emergency": 2.0, "sign_maybe": 2.0}
 
 
 def compare(cases: list[Case]) -> str:
