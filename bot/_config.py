@@ -226,7 +226,7 @@ _REPLY_KEYS = (
     "greeting.hello", "greeting.thanks", "greeting.goodbye", "greeting.empty", "out_of_scope",
     "out_of_scope.not_text", "out_of_scope.other_language", "out_of_scope.unsure", "closest",
     "not_covered", "covered_part", "hedge", "more_hint", "another", "all_shown", "again", "again_red_flag",
-    "still_on", "watch_signs", "again_twice", "clarify", "in_care",
+    "still_on", "watch_signs", "again_twice", "clarify", "in_care", "thanks_ahead",
 )
 _ROUTING_KEYS = tuple(Routing.__dataclass_fields__)
 _ROUTING_TYPES = get_type_hints(Routing)  # float or int: a whole number where a count is meant

@@ -295,8 +295,10 @@ class Engine:
                 else self.config.replies[topic]  # never a heading with nothing under it
         else:
             text = self.config.replies.get(topic) or self.config.replies[_REPLY_FALLBACK[intent]]
-            if topic == "greeting.thanks":
-                text = self.safety.thanks(state) or text  # after a red flag: its advice, not "train smart"
+            if topic == "greeting.thanks":  # after a red flag: its advice, not "train smart"; thanks ahead
+                # of a request ("any tips appreciated, thanks!"): what to tell, not "you're welcome"
+                asks = not state.topic and any(p.search(said) for p in self.config.cues["fix"])
+                text = self.safety.thanks(state) or (self.config.replies["thanks_ahead"] if asks else text)
         answered = intent in ARTICLE_INTENTS
         new_state = replace(
             state,

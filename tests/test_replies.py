@@ -169,3 +169,8 @@ def test_when_to_worry_lists_every_tier_gravest_first_on_one_screen(engine: Engi
     tiers = [engine.config.tiers[name]["asked"] for name in ("emergency", "urgent", "professional")]
     assert [reply.text.index(line) for line in tiers] == sorted(reply.text.index(line) for line in tiers)
     assert "bladder" in reply.text and "both legs" in reply.text
+
+
+def test_thanks_ahead_of_a_request_asks_what_happens_instead_of_youre_welcome(engine: Engine) -> None:
+    assert engine.answer("thanks in advance for any tips!").text == engine.config.replies["thanks_ahead"]
+    assert engine.answer("thanks a lot!").text == engine.config.replies["greeting.thanks"]
