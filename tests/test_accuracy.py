@@ -40,6 +40,7 @@ FLOORS = {
     "heldout_real.yaml": (0.92, 0.98, 0.06),  # held out, scored once at the end of the work: 94.2%, 100%, 3.6%
     "heldout_triage.yaml": (0.91, 0.95, 0.09),  # the same: 93.2%, 97.5%, 6.2%
     "heldout_real_2.yaml": (0.94, 0.98, 0.05),  # by someone who saw no other set, scored once: 96.5%, 100%, 2.2%
+    "heldout_real_3.yaml": (0.89, 0.94, 0.07),  # a third writer who saw no other set, scored once: 91.7%, 96.4%, 4.3%
     # (113 items; one, a joke request that an example already held word for word, is left out here)
 }
 SHARED_FLOORS = {
