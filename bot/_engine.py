@@ -297,8 +297,8 @@ class Engine:
             text = self.config.replies.get(topic) or self.config.replies[_REPLY_FALLBACK[intent]]
             if topic == "greeting.thanks":  # after a red flag: its advice, not "train smart"; thanks ahead
                 # of a request ("any tips appreciated, thanks!"): what to tell, not "you're welcome"
-                asks = not state.topic and any(p.search(said) for p in self.config.cues["fix"])
-                text = self.safety.thanks(state) or (self.config.replies["thanks_ahead"] if asks else text)
+                requested = not state.topic and any(p.search(said) for p in self.config.cues["fix"])
+                text = self.safety.thanks(state) or (self.config.replies["thanks_ahead"] if requested else text)
         answered = intent in ARTICLE_INTENTS
         new_state = replace(
             state,
