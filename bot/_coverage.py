@@ -20,6 +20,9 @@ from ._text import words
 _CLAUSE = re.compile(r"(?:[^.?!;\n,]|,(?! ?(?:and|also|plus|but|or) "
                      r"(?:how|what|where|why|when|which|should|can|could|is|are|do|does|will)\b))+[.?!;\n,]*")
 
+# A question pointing back at something named before it ("...the abductor machine. Does this thing work?").
+_POINTS_BACK = re.compile(r"\b(this|that|these|those) (thing|machine|contraption|device|exercise|one)s?\b|\bit\b")
+
 
 @dataclass(frozen=True)
 class Uncovered:
@@ -36,6 +39,7 @@ class Coverage:
         self.gaps = config.not_covered
         self.asking = (config.question, *config.cues["cause"], *config.cues["fix"])
         self.domain_words = domain_words
+        self.subject = re.compile(f"{config.off_topic['unless_exercise'].pattern}|\\b(back|spine|lumbar)\\b")
         self.pain = config.pain
         self.short_message = config.routing.short_message  # words: a message this short is a request as a whole
 
@@ -48,7 +52,7 @@ class Coverage:
         short = (len(words(said)) <= self.short_message
                  and not self.pain.search(said))  # "back pain when I go to failure" tells
         for match in _CLAUSE.finditer(said):
-            clause = match.group()
+            clause = match.group().strip()
             asks = any(p.search(clause) for p in self.asking)
             gap = next((g for g in self.gaps if _asks(g, clause)), None)
             if not short and not asks:
@@ -58,10 +62,14 @@ class Coverage:
                 found = found or gap
             elif asks:
                 other_questions.append(clause)
-        if found is None and told is not None and other_questions and not any(
-                self.domain_words.intersection(words(q)) for q in other_questions):
+        if found is None and told is not None and other_questions and all(
+                self._about_told(q) or not self.domain_words.intersection(words(q)) for q in other_questions):
             return Uncovered(told, "")  # "...quadriceps tendon pain. Has this happened to anyone else?"
         return Uncovered(found, " ".join(other_questions).strip()) if found else None
+
+    def _about_told(self, question: str) -> bool:
+        """Whether a question points back at what was named before it, naming neither the hip thrust nor the back."""
+        return bool(_POINTS_BACK.search(question)) and not self.subject.search(question)
 
 
 def _asks(gap: Gap, sentence: str) -> bool:

@@ -119,6 +119,14 @@ def test_a_not_covered_subject_named_before_a_bare_question_is_declined(engine):
     assert kept.intent == "cause"
 
 
+def test_a_question_pointing_back_at_a_not_covered_subject_is_declined(engine):
+    reply = engine.answer("My gym got a new adductor machine. Does this thing do anything for the glutes, "
+                          "and how do I use it?")
+    assert reply.topic == "out_of_scope.other_equipment"
+    kept = engine.answer("I do the adductor machine first. Why don't my glutes fire on the thrust?")
+    assert kept.intent == "cause"
+
+
 @pytest.mark.parametrize(("text", "topic"), [
     ("Glute Anatomy: What Muscles Make Up Your Glutes", "about.muscles"),
     ("three reasons you should hip thrust", "about.purpose"),
