@@ -100,8 +100,8 @@ def test_a_question_about_a_sign_in_general_is_not_told_what_it_describes(engine
     general = engine.answer("what causes legs to give out")
     own = engine.answer("my left leg gives out after thrusts")
     assert general.intent == own.intent == "red_flag"
-    assert "What you describe" not in general.text and general.text.startswith("⚠️ Weakness in a leg")
-    assert "What you describe (weakness in a leg or foot)" in own.text
+    assert "what you describe" not in general.text and general.text.startswith("⚠️ Weakness in a leg")
+    assert "what you describe (weakness in a leg or foot)" in own.text
 
 
 def test_a_short_message_about_another_subject_is_not_read_as_more_of_the_last(converse) -> None:
@@ -119,11 +119,14 @@ def test_asking_again_about_what_was_just_answered_does_not_repeat_it(converse, 
     assert again.suggestions and again.sources
 
 
-def test_a_leg_sign_reply_says_when_it_becomes_an_emergency(engine: Engine) -> None:
-    """The professional tier's guidance ends with the emergency safety net (both legs, saddle, bladder)."""
-    for message in ("my left leg gives out after thrusts", "what causes legs to give out"):
+def test_a_sign_reply_says_when_it_becomes_an_emergency_or_needs_a_doctor_today(engine: Engine) -> None:
+    """The professional tier's guidance ends with the emergency safety net (both legs, saddle, bladder) and
+    the see-a-doctor-today one (fever, weight loss, cancer), which matters most for pain at night."""
+    for message in ("my left leg gives out after thrusts", "what causes legs to give out",
+                    "my back aches at night after thrusts and wakes me up"):
         text = engine.answer(message).text
         assert "both legs" in text and "bladder or bowel" in text and "emergency care now" in text
+        assert "doctor today" in text and "fever" in text
 
 
 def test_a_goodbye_is_answered_as_one_without_a_list_of_topics(engine: Engine) -> None:
