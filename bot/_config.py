@@ -100,6 +100,7 @@ class SafetyRules:
     someone_else: re.Pattern[str]
     me: re.Pattern[str]
     in_care: re.Pattern[str]  # the person says they are already seeing a doctor or therapist about it
+    operated: re.Pattern[str]  # the person has had surgery on their back (a fusion, a discectomy...)
     spellings: tuple[str, ...]  # words a misspelling is corrected to before the scan
     answered_after: tuple[str, ...]  # topics still answered after a sign (anatomy, thanks): all else repeats it
 
@@ -226,7 +227,7 @@ _REPLY_KEYS = (
     "greeting.hello", "greeting.thanks", "greeting.goodbye", "greeting.empty", "out_of_scope",
     "out_of_scope.not_text", "out_of_scope.other_language", "out_of_scope.unsure", "closest",
     "not_covered", "covered_part", "hedge", "more_hint", "another", "all_shown", "again", "again_red_flag",
-    "still_on", "watch_signs", "again_twice", "clarify", "in_care", "thanks_ahead",
+    "still_on", "watch_signs", "again_twice", "clarify", "in_care", "operated", "thanks_ahead",
 )
 _ROUTING_KEYS = tuple(Routing.__dataclass_fields__)
 _ROUTING_TYPES = get_type_hints(Routing)  # float or int: a whole number where a count is meant

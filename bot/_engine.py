@@ -352,8 +352,9 @@ class Engine:
         sources = self._sources(self.safety.sources(triage), scores)
         text = self.safety.guidance(triage, impersonal=not self.config.safety.me.search(said))
         emergency = self.safety.tier(triage.topic) == EMERGENCY  # its first line stays "get care now"
-        if not (triage.asked or emergency) and self.config.safety.in_care.search(said):  # back to their own
-            text = cut(f"{self.config.replies['in_care']}\n\n{text}", BUDGET + 300)
+        care = next((kind for kind in ("in_care", "operated") if getattr(self.config.safety, kind).search(said)), None)
+        if care and not (triage.asked or emergency):  # back to their own professional, or to their surgeon
+            text = cut(f"{self.config.replies[care]}\n\n{text}", BUDGET + 300)
         return Reply("red_flag", triage.topic, text, sources, 1.0,
                      self.safety.suggestions(triage), new_state)
 

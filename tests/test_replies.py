@@ -45,6 +45,12 @@ def test_care_they_already_have_is_acknowledged(engine: Engine, message: str) ->
     assert reply.text.startswith(engine.config.replies["in_care"])
 
 
+def test_back_surgery_they_had_sends_them_to_their_surgeon_first(engine: Engine) -> None:
+    reply = engine.answer("two years after my lumbar fusion, a sharp pain now shoots down my right leg on thrusts")
+    assert reply.intent == "red_flag" and reply.text.startswith(engine.config.replies["operated"])
+    assert engine.config.replies["operated"] not in engine.answer("a sharp pain shoots down my right leg").text
+
+
 def test_an_emergency_still_opens_with_getting_care_now(engine: Engine) -> None:
     reply = engine.answer("I'm already seeing a physio, and since thrusts I can't feel the toilet paper when I wipe")
     assert reply.topic == "red_flag.emergency"
