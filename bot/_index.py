@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -60,7 +61,9 @@ class Index:
     def vectorize(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """Sparse TF-IDF vector of `text` as (feature indices, weights): sublinear TF-IDF, L2-normalised, the
         features in the order the text first uses them."""
-        counts = Counter(j for j in map(self.vocabulary.get, features(text)) if j is not None)
+        found = Counter(map(self.vocabulary.get, features(text)))  # counted in C
+        del found[None]  # the n-grams the index does not know (a Counter's del ignores a missing key)
+        counts = cast("Counter[int]", found)
         idf = self._idf
         weights = [(1.0 + math.log(n)) * idf[j] if n > 1 else idf[j] for j, n in counts.items()]  # log 1 = 0
         norm = math.sqrt(sum(map(operator.mul, weights, weights)))  # summed in order: the same bits as ever
