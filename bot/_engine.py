@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import logging
 import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -67,6 +68,7 @@ class Engine:
         known = cached.known_words if cached else _known_words(self.config, self.chunks)
         self.lexicon = Lexicon(slang_terms, known, self.config.safety.spellings)
         self.index = cached or self._build_index(key, folder, known)
+        _answer_on_one_core()
         self.reader = Reader(self.encoder, self.index, self.config.routing.sign_maybe)
         self.router = Router(self.config, self.lexicon, self.index, tuple(c.topic for c in self.chunks), self.reader)
         self.safety = Safety(self.config, self.lexicon, self.composer)
@@ -78,7 +80,7 @@ class Engine:
         domain = " ".join(documents + [normalize(title) for title in {c.document for c in self.chunks}] + [
             normalize(f"{canonical} {' '.join(variants)}") for canonical, variants in self.config.lexicon.items()
         ] + [normalize(flag.signs) for flag in self.config.red_flags])
-        with build_lock(key, folder):  # processes starting together build once
+        with build_lock(key, folder), _blas_as_started():  # processes starting together build once
             index = load_cached(key, folder)
             if index is None:
                 logger.warning("Building the answer index for this knowledge (first run only; a few seconds).")
@@ -459,6 +461,36 @@ def _check_causes(check: GuidedCheck, chunks: tuple[Chunk, ...], name: str) -> N
 
 
 _ENGINE_LOCK = threading.Lock()
+
+
+@functools.cache
+def _blas_threads_at_start() -> dict[str, int]:
+    """numpy's BLAS libraries and their thread counts as the process started (before any engine answered)."""
+    from threadpoolctl import ThreadpoolController
+
+    libraries = ThreadpoolController().select(user_api="blas").info()
+    return {str(lib["prefix"]): int(lib["num_threads"]) for lib in libraries}
+
+
+@functools.cache
+def _answer_on_one_core() -> None:
+    """numpy's BLAS on one thread from the first engine on, as the encoder is: an answer's products are small
+    (the largest, the warning-sign bank, takes 0.1 ms on one thread), and on a busy machine a second BLAS
+    thread waits for a core (10-16 ms for that product). The products split rows between threads, never a
+    sum, so their results are the same on one thread."""
+    from threadpoolctl import threadpool_limits
+
+    _blas_threads_at_start()  # noted first: index builds keep them
+    threadpool_limits(1, user_api="blas")
+
+
+def _blas_as_started() -> contextlib.AbstractContextManager[object]:
+    """numpy's BLAS threads as the process started, for building an index: the classifiers' fits sum in
+    parallel, so their weights depend on the thread count, and a build after the first engine must not
+    differ from one before it."""
+    from threadpoolctl import threadpool_limits
+
+    return cast("contextlib.AbstractContextManager[object]", threadpool_limits(_blas_threads_at_start()))
 
 
 @functools.cache

@@ -10,16 +10,20 @@ import contextlib
 import fcntl
 import functools
 import hashlib
+import math
+import operator
 import os
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
 from ._encoder import Encoder
 from ._model import Chunk
-from ._text import features, weigh, words
+from ._text import features, words
 
 INDEX_FORMAT = 6
 _CODE_FILES = ("_text.py", "_index.py", "_lexicon.py", "_understanding.py")
@@ -55,9 +59,23 @@ class Index:
             array.setflags(write=False)
 
     def vectorize(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """Sparse TF-IDF vector of `text` as (feature indices, weights)."""
-        vector = weigh(features(text), self.vocabulary, self.idf)
-        return np.fromiter(vector.keys(), np.intp, len(vector)), np.fromiter(vector.values(), np.float64, len(vector))
+        """Sparse TF-IDF vector of `text` as (feature indices, weights): sublinear TF-IDF, L2-normalised, the
+        features in the order the text first uses them."""
+        found = Counter(map(self.vocabulary.get, features(text)))  # counted in C
+        del found[None]  # the n-grams the index does not know (a Counter's del ignores a missing key)
+        counts = cast("Counter[int]", found)
+        idf = self._idf
+        weights = [(1.0 + math.log(n)) * idf[j] if n > 1 else idf[j] for j, n in counts.items()]  # log 1 = 0
+        norm = math.sqrt(sum(map(operator.mul, weights, weights)))  # summed in order: the same bits as ever
+        if not norm:
+            return np.zeros(0, np.intp), np.zeros(0, np.float64)
+        return np.fromiter(counts, np.intp, len(counts)), np.array(weights, np.float64) / norm
+
+    @functools.cached_property
+    def _idf(self) -> list[float]:
+        """`idf` as Python floats: read one by one per message, a list is several times faster than the array."""
+        values: list[float] = self.idf.tolist()
+        return values
 
     def similarities(self, vector: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         """Cosine similarity of a query vector to every chunk."""

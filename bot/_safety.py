@@ -117,7 +117,7 @@ def _found(flag: RedFlag, patterns: tuple[re.Pattern[str], ...], pieces: list[_P
            negated: list[tuple[int, int]]) -> bool:
     hit = False
     for piece in pieces:
-        extra = flag.with_pain if patterns is flag.patterns and _in_pain(piece, config) else ()
+        extra = flag.with_pain if patterns is flag.patterns and flag.with_pain and _in_pain(piece, config) else ()
         for pattern in patterns + extra:
             for match in pattern.finditer(piece.sentence, piece.start, piece.end):
                 if hit and piece.offset + match.start() > ANALYSIS_LIMIT:

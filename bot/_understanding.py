@@ -1,5 +1,6 @@
 """What the sentence encoder reads in a message: the warning signs in each sentence and clause, and
-an embedding of the whole for the topic classifier. One encoder pass per message, in one batch."""
+an embedding of the whole for the topic classifier. One encoder pass per message, in one batch; none
+for a message too short to read for signs, which the router encodes only if it routes it."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ class SignHit:
 class Reading:
     """The encoder's view of a message: its embedding and the best piece for each warning sign."""
 
-    embedding: np.ndarray
+    embedding: np.ndarray | None  # None when the message is too short to read for signs ("thanks!", "hi")
     signs: tuple[SignHit, ...]  # best first; only signs scoring at least the reader's floor
 
     def above(self, threshold: float) -> tuple[SignHit, ...]:
@@ -60,15 +61,17 @@ class Reader:
         self.none = index.signs.index(NONE)
 
     def read(self, text: str) -> Reading:
-        """Embed `text` (normalised, negated signs blanked) as a whole and piece by piece."""
+        """Embed `text` (normalised, negated signs blanked) as a whole and piece by piece; not at all when
+        it has nothing to read for signs (the router then encodes it alone, as here, if it routes it)."""
         whole = text.strip(" .?!;\n")
         parts = [p for p in pieces(text) if p != whole]  # a one-sentence message is encoded once
+        long_enough = len(_WORD.findall(text)) >= MIN_WORDS
+        if not parts and not long_enough:  # "thanks!", "hi": small talk is answered without the encoder
+            return Reading(None, ())
         vectors = self.encoder.encode([text or " ", *parts])
         embedding = vectors[0]
-        read = [(text, vectors[0])] if len(_WORD.findall(text)) >= MIN_WORDS else []
+        read = [(text, vectors[0])] if long_enough else []
         read += list(zip(parts, vectors[1:]))
-        if not read:
-            return Reading(embedding, ())
         probabilities = self.index.sign_probabilities(np.array([vector for _, vector in read]))
         best: dict[str, SignHit] = {}
         for row, (piece, vector) in zip(probabilities, read):
