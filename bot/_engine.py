@@ -126,9 +126,9 @@ class Engine:
     def _answer(self, trace: _Trace, state: State) -> Reply:
         said, screening = trace.said, trace.screening
         state = replace(state, body_parts=self.safety.body_parts(said))
-        if screening.triage:
-            return self._red_flag_reply(screening.triage, state, None, said)
         reading = trace.reading = self._read(said, screening)
+        if screening.triage:
+            return self._red_flag_reply(self.safety.with_reading(screening.triage, reading, state), state, None, said)
         if state.check_step is not None:
             return self._check_turn(trace, state, reading)
         learned = self.safety.from_reading(reading, state)

@@ -226,6 +226,20 @@ class Safety:
         triage = self.combine(tuple(signs[hit.sign].topic for hit in hits), state)
         return replace(triage, named=tuple(dict.fromkeys(signs[hit.sign].says for hit in hits)))
 
+    def with_reading(self, triage: Triage, reading: Reading, state: State) -> Triage:
+        """A rule's triage with the signs of its own tier that the sign model is sure of named too ("weakness in
+        a leg or foot" next to a duration the rule read): what was said is named, and the tier stays the rule's."""
+        learned = self.from_reading(reading, state)
+        if learned is None or triage.sticky or triage.asked:
+            return triage
+        tier = self.tier(triage.topic)
+        extra = tuple(f for f in learned.flags if self.tier(f) == tier and f not in triage.flags)
+        if not extra:
+            return triage
+        ruled = self._signs([f for f in triage.flags if f != GENERAL and f not in learned.flags])
+        named = tuple(dict.fromkeys((*learned.named, *ruled))) if tier == PROFESSIONAL else ()
+        return Triage(self.ranked(triage.flags + extra), named=named)
+
     def unsure(self, reading: Reading) -> tuple[str, ...]:
         """Signs the sign model finds likely but not sure (from routing.sign_maybe to the sign's threshold)."""
         return tuple(hit.sign for hit in reading.signs if hit.score < self._sure(hit.sign))

@@ -183,3 +183,10 @@ def test_when_to_worry_lists_every_tier_gravest_first_on_one_screen(engine: Engi
 def test_thanks_ahead_of_a_request_asks_what_happens_instead_of_youre_welcome(engine: Engine) -> None:
     assert engine.answer("thanks in advance for any tips!").text == engine.config.replies["thanks_ahead"]
     assert engine.answer("thanks a lot!").text == engine.config.replies["greeting.thanks"]
+
+
+def test_a_sign_the_model_reads_next_to_a_rules_sign_of_the_same_tier_is_named_too(engine: Engine) -> None:
+    """Restate what was said: a duration the rules read does not hide the leg weakness told beside it."""
+    reply = engine.answer("my back has hurt for six weeks, and now my left leg can barely push anything on "
+                          "single-leg press while the right is fine")
+    assert reply.intent == "red_flag" and "weakness in a leg or foot" in reply.text
