@@ -23,6 +23,22 @@ READ_BY_HIPBOT = ("HIPBOT_", "TELEGRAM_", "XDG_", "PTB_")
 TERMINAL = ("COLUMNS", "LINES")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow(seconds): takes that long on two idle cores; runs first (longest first)")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow tests first, longest first, the rest in their order: a worker that picks up a long test last
+    keeps the run going alone. The longest, the wheel build, needs no engine: one worker builds the wheel
+    while another builds the engine's index, instead of waiting for it."""
+
+    def seconds(item: pytest.Item) -> float:
+        slow = item.get_closest_marker("slow")
+        return float(slow.kwargs["seconds"]) if slow else 0.0
+
+    items.sort(key=seconds, reverse=True)  # stable: equal estimates keep their order
+
+
 @pytest.fixture(scope="session")
 def index_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The answer index's cache for the whole run: given by HIPBOT_CACHE_DIR, else one folder that every
