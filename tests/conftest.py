@@ -8,12 +8,35 @@ from pathlib import Path
 
 import pytest
 
-from bot import Engine, Reply, State, default_engine
+# One BLAS/OpenMP thread per process, set before numpy loads (here and in every child process, which inherits
+# the environment): xdist already runs one worker per core, and a second thread in each worker only contends
+# with the other worker. With two threads per worker on two cores, fitting the index's classifiers costs
+# about 5x the CPU time (the full index ~35 s instead of ~6 s). A developer's own setting wins.
+for _threads in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ.setdefault(_threads, "1")
+
+from bot import Engine, Reply, State, default_engine  # noqa: E402 - numpy loads after the thread settings
 
 ROOT = Path(__file__).resolve().parent.parent
 # What hipbot reads from the environment: a test sees none of the developer's values, only what it sets.
 READ_BY_HIPBOT = ("HIPBOT_", "TELEGRAM_", "XDG_", "PTB_")
 TERMINAL = ("COLUMNS", "LINES")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow(seconds): takes that long on two idle cores; runs first (longest first)")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow tests first, longest first, the rest in their order: a worker that picks up a long test last
+    keeps the run going alone. The longest, the wheel build, needs no engine: one worker builds the wheel
+    while another builds the engine's index, instead of waiting for it."""
+
+    def seconds(item: pytest.Item) -> float:
+        slow = item.get_closest_marker("slow")
+        return float(slow.kwargs["seconds"]) if slow else 0.0
+
+    items.sort(key=seconds, reverse=True)  # stable: equal estimates keep their order
 
 
 @pytest.fixture(scope="session")
@@ -72,19 +95,17 @@ TINY_TOPICS = ("cause.bench_height", "fix.bench_height", "cause.pad_position", "
                "red_flag.general", "red_flag.numbness", "red_flag.emergency", "red_flag.urgent")
 
 
-@pytest.fixture
-def tiny_project(tmp_path: Path) -> Path:
-    """A small copy of the knowledge to change and rebuild in well under a second: nine sections of
-    the article, intents.yaml with a few examples per topic, check.yaml for the causes left."""
+@pytest.fixture(scope="session")
+def tiny_files() -> dict[str, str]:
+    """The tiny project's files (relative path: text), derived from the project's own once per worker:
+    parsing the full intents.yaml is the slow part, and every test gets its own copy to change."""
     import yaml
 
     from bot import load_corpus
 
     chunks = {c.id: c for c in load_corpus(ROOT / "corpus")}
     sections = "".join(f"## {chunks[t].heading} {{#{t}}}\n\n{chunks[t].text}\n\n" for t in TINY_TOPICS)
-    (tmp_path / "corpus").mkdir()
-    (tmp_path / "corpus" / "tiny.md").write_text(
-        f"---\ntitle: Tiny Hip Thrust Notes\nauthor: Test\n---\n# Tiny Hip Thrust Notes\n\n{sections}")
+    article = f"---\ntitle: Tiny Hip Thrust Notes\nauthor: Test\n---\n# Tiny Hip Thrust Notes\n\n{sections}"
     served = set(TINY_TOPICS)
 
     def kept(topic: str) -> bool:
@@ -100,7 +121,6 @@ def tiny_project(tmp_path: Path) -> Path:
     for block in ("labels", "wrong_labels"):
         picture[block] = {n: v for n, v in picture[block].items() if v["section"] in served}
     picture["offer_after"] = [t for t in picture["offer_after"] if t in served]
-    (tmp_path / "intents.yaml").write_text(yaml.safe_dump(intents, allow_unicode=True, sort_keys=False))
 
     check = yaml.safe_load((ROOT / "check.yaml").read_text())
     check["priors"] = {c: w for c, w in check["priors"].items() if c in served}
@@ -108,7 +128,18 @@ def tiny_project(tmp_path: Path) -> Path:
     for question in check["questions"]:
         for choice in question["choices"]:
             choice["weights"] = {c: w for c, w in choice["weights"].items() if c in served}
-    (tmp_path / "check.yaml").write_text(yaml.safe_dump(check, allow_unicode=True, sort_keys=False))
+    return {"corpus/tiny.md": article,
+            "intents.yaml": yaml.safe_dump(intents, allow_unicode=True, sort_keys=False),
+            "check.yaml": yaml.safe_dump(check, allow_unicode=True, sort_keys=False)}
+
+
+@pytest.fixture
+def tiny_project(tmp_path: Path, tiny_files: dict[str, str]) -> Path:
+    """A small copy of the knowledge to change and rebuild in well under a second: nine sections of
+    the article, intents.yaml with a few examples per topic, check.yaml for the causes left."""
+    for name, text in tiny_files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
     return tmp_path
 
 

@@ -267,7 +267,9 @@ class FakeBotAPI:
 
     async def _m_getupdates(self, params: JSON) -> list[JSON]:
         offset = int(params.get("offset") or 0)
-        self.offset = max(self.offset, offset)
+        if offset > self.offset:  # an acknowledgment: a test waiting on pending() sees it now, not when this
+            self.offset = offset  # long poll returns (up to its timeout later)
+            self._notify()
         if offset < 0:
             self._updates = self._updates[offset:]
         elif offset:

@@ -401,6 +401,7 @@ def test_a_gate_outside_0_to_1_is_a_usage_error(hipbot: Run, floor: str) -> None
     assert result.status == 2 and "expected a number from 0 to 1" in result.err
 
 
+@pytest.mark.slow(seconds=15)
 def test_eval_compare_scores_each_system_and_honours_report_and_gates(hipbot: Run, tmp_path: Path) -> None:
     labelled, report = tmp_path / "set.yaml", tmp_path / "report.json"
     labelled.write_text(

@@ -205,6 +205,7 @@ def test_cache_of_an_older_format_is_rebuilt(project):
     assert load_cached(key, project / "cache") is not None
 
 
+@pytest.mark.slow(seconds=4)
 def test_two_processes_building_the_cache_at_once_leave_a_valid_file(project):
     import subprocess
     import sys

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
@@ -15,14 +16,15 @@ LABELLED = sorted((ROOT / "tests" / "data").glob("*.yaml")) + sorted((ROOT.paren
 MIN_WORDS = 5  # shorter items ("thanks mate", "hi") are common phrases, not quotes
 
 
-def _labelled_texts() -> set[str]:
+@functools.cache  # parsing every labelled set takes seconds; the tests only read the result
+def _labelled_texts() -> frozenset[str]:
     texts: set[str] = set()
     for path in LABELLED:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         items = list(data.get("items") or [])
         items += [turn for conversation in data.get("conversations") or [] for turn in conversation["turns"]]
         texts.update(normalize(str(item["text"])) for item in items)
-    return {t for t in texts if len(t.split()) >= MIN_WORDS}
+    return frozenset(t for t in texts if len(t.split()) >= MIN_WORDS)
 
 
 def _strings(node: object) -> list[str]:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow(seconds=25)  # building the wheel builds its index
 
 
 @pytest.fixture(scope="module")

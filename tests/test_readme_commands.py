@@ -184,8 +184,9 @@ BARE = {  # a command named in the prose without its input: how the tour gives i
 }
 
 
-@pytest.mark.parametrize("part", [p for p in HIPBOT_PARTS if " telegram" not in p and "COMMAND" not in p],
-                         ids=lambda p: p[:70])
+@pytest.mark.parametrize("part", [pytest.param(p, marks=pytest.mark.slow(seconds=15)) if "--compare" in p else p
+                                  for p in HIPBOT_PARTS if " telegram" not in p and "COMMAND" not in p],
+                         ids=lambda p: p[:70])  # --compare builds the index without the slang lexicon
 def test_the_command_runs_as_written(part: str, workspace: Path, monkeypatch: pytest.MonkeyPatch,
                                      capsys: pytest.CaptureFixture[str]) -> None:
     argv, stdin, into = hipbot_argv(part)

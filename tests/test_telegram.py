@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -78,9 +79,14 @@ def launch(api: FakeBotAPI, tmp_path: Path) -> Launch:
 
 def expected(*messages: str) -> Reply:
     """The core's reply to the last of `messages`, asked in one conversation."""
+    return _expected(default_engine(), messages)
+
+
+@functools.cache  # the core is pure: the burst tests ask the same few conversations hundreds of times
+def _expected(engine: bot.Engine, messages: tuple[str, ...]) -> Reply:
     state = None
     for text in messages:
-        reply = bot.answer(text, state)
+        reply = engine.answer(text, state)
         state = reply.state
     return reply
 
@@ -257,6 +263,7 @@ async def test_html_in_user_text(api: FakeBotAPI, launch: Launch) -> None:
     assert [c.status for c in api.calls_of("sendMessage")] == [200, 200, 400]
 
 
+@pytest.mark.slow(seconds=5)
 async def test_hundred_chats_at_once(api: FakeBotAPI, launch: Launch) -> None:
     questions = ["How high should the bench be?", "Where should the pad sit?", CAUSE, "my leg goes numb on thrusts"]
     follow_up = "why does this happen?"
@@ -423,6 +430,7 @@ def test_log_lines_withhold_updates_and_request_parameters() -> None:
     assert formatter.format(logging.makeLogRecord({"msg": "Skipped update %d", "args": (5,)})).endswith("update 5")
 
 
+@pytest.mark.slow(seconds=4)
 async def test_polling_failures_back_off(api: FakeBotAPI, launch: Launch, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING)
     async with launch():
@@ -624,6 +632,7 @@ async def _run_bot(*args: str, token: str = TOKEN) -> tuple[int, str]:
     return cast(int, process.returncode), stderr.decode()
 
 
+@pytest.mark.slow(seconds=5)
 async def test_a_rejected_token_and_an_unreachable_api_are_one_line_each(api: FakeBotAPI) -> None:
     rejected = "654321:" + "B" * 35  # well formed, unknown to the server
     status, err = await _run_bot("--base-url", api.base_url, "--no-persistence", token=rejected)
@@ -632,6 +641,7 @@ async def test_a_rejected_token_and_an_unreachable_api_are_one_line_each(api: Fa
     assert (status, err.count("\n")) == (1, 1) and "cannot reach the Bot API" in err and TOKEN not in err
 
 
+@pytest.mark.slow(seconds=5)
 async def test_sigterm_mid_burst_then_restart_loses_nothing(api: FakeBotAPI, tmp_path: Path) -> None:
     """The operator's `systemctl restart`: SIGTERM while replies are going out; every conversation survives."""
     store, chats = tmp_path / "telegram.sqlite3", range(500, 560)
@@ -725,6 +735,7 @@ def _start_bot(api: FakeBotAPI, store: Path, *args: str) -> asyncio.Future[async
     ))
 
 
+@pytest.mark.slow(seconds=10)
 async def test_kill_mid_burst_then_restart_answers_every_message(api: FakeBotAPI, tmp_path: Path) -> None:
     """kill -9 while a burst is being answered: nothing fetched but unanswered is lost (it was never
     acknowledged), and only updates in hand at the kill (at most one batch) can be answered twice."""
@@ -750,6 +761,7 @@ async def test_kill_mid_burst_then_restart_answers_every_message(api: FakeBotAPI
     assert all(m["text"] == expected(CAUSE).text for c in chats for m in api.replies(c))
 
 
+@pytest.mark.slow(seconds=12)
 async def test_sigterm_with_a_backlog_stops_fetching_and_the_restart_answers_the_rest(api: FakeBotAPI,
                                                                                    tmp_path: Path) -> None:
     """Rate-limited (about 15 replies a second), a backlog of 200 chats, SIGTERM: the bot stops well before
@@ -855,6 +867,7 @@ async def test_diagram_sends_a_png(api: FakeBotAPI, launch: Launch) -> None:
     assert "hip crease" in api.replies(41)[-1]["text"]
 
 
+@pytest.mark.slow(seconds=12)
 async def test_soak_with_random_failures_answers_every_update_once(api: FakeBotAPI, launch: Launch,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """A bounded soak: 160 updates from 20 chats while 5% of sends fail (500, 429, time-out)."""
