@@ -748,6 +748,16 @@ async def test_kill_mid_burst_then_restart_answers_every_message(api: FakeBotAPI
     await first.communicate()
     unanswered = [c for c in chats if not api.replies(c)]
     assert unanswered and api.pending() >= len(unanswered)  # all of them are still pending at Telegram
+    returncode, stderr = await _answer_the_rest(api, store, chats)
+    assert returncode == 0, stderr.decode()
+    twice = [c for c in chats if len(api.replies(c)) > 1]
+    assert len(twice) <= 100, len(twice)
+    assert all(m["text"] == expected(CAUSE).text for c in chats for m in api.replies(c))
+
+
+async def _answer_the_rest(api: FakeBotAPI, store: Path, chats: range) -> tuple[int | None, bytes]:
+    """Start the bot again (no rate limit) until every chat has its reply and Telegram has nothing pending,
+    then stop it with SIGTERM: its exit status and log."""
     second = await _start_bot(api, store, "--no-rate-limit")
     try:
         await api.wait_for(lambda: all(api.replies(c) for c in chats), timeout=90)
@@ -755,10 +765,7 @@ async def test_kill_mid_burst_then_restart_answers_every_message(api: FakeBotAPI
     finally:
         second.send_signal(signal.SIGTERM)
         _, stderr = await asyncio.wait_for(second.communicate(), timeout=30)
-    assert second.returncode == 0, stderr.decode()
-    twice = [c for c in chats if len(api.replies(c)) > 1]
-    assert len(twice) <= 100, len(twice)
-    assert all(m["text"] == expected(CAUSE).text for c in chats for m in api.replies(c))
+    return second.returncode, stderr
 
 
 @pytest.mark.slow(seconds=12)
@@ -779,13 +786,7 @@ async def test_sigterm_with_a_backlog_stops_fetching_and_the_restart_answers_the
     unfinished = int(left[1]) if left else 0
     answered = sum(1 for c in chats if api.replies(c))
     assert answered < len(chats) and api.pending() >= len(chats) - answered
-    second = await _start_bot(api, store, "--no-rate-limit")
-    try:
-        await api.wait_for(lambda: all(api.replies(c) for c in chats), timeout=90)
-        await api.wait_for(lambda: api.pending() == 0, timeout=30)
-    finally:
-        second.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(second.communicate(), timeout=30)
+    await _answer_the_rest(api, store, chats)
     twice = sum(len(api.replies(c)) - 1 for c in chats)
     assert twice <= unfinished, (twice, unfinished)
 
