@@ -299,7 +299,7 @@ class Engine:
             text = self.config.replies.get(topic) or self.config.replies[_REPLY_FALLBACK[intent]]
             if topic == "greeting.thanks":  # after a red flag: its advice, not "train smart"; thanks ahead
                 # of a request ("any tips appreciated, thanks!"): what to tell, not "you're welcome"
-                requested = not state.topic and any(p.search(said) for p in self.config.cues["fix"])
+                requested = not state.topic and self.router.cues(said).fix > 0
                 text = self.safety.thanks(state) or (self.config.replies["thanks_ahead"] if requested else text)
         answered = intent in ARTICLE_INTENTS
         new_state = replace(
@@ -354,7 +354,8 @@ class Engine:
         sources = self._sources(self.safety.sources(triage), scores)
         text = self.safety.guidance(triage, impersonal=not self.config.safety.me.search(said))
         emergency = self.safety.tier(triage.topic) == EMERGENCY  # its first line stays "get care now"
-        care = next((kind for kind in ("in_care", "operated") if getattr(self.config.safety, kind).search(said)), None)
+        rules = self.config.safety
+        care = "in_care" if rules.in_care.search(said) else "operated" if rules.operated.search(said) else None
         if care and not (triage.asked or emergency):  # back to their own professional, or to their surgeon
             text = cut(f"{self.config.replies[care]}\n\n{text}", BUDGET + 300)
         return Reply("red_flag", triage.topic, text, sources, 1.0,

@@ -81,7 +81,7 @@ class Router:
         for topic, patterns in self.config.topic_cues.items():  # "what muscles...", "5 reasons to hip thrust"
             if topic in scores and any(p.search(head) for p in patterns):
                 scores[topic] += self.config.routing.topic_cue_bonus
-        cues = self._cues(head)
+        cues = self.cues(head)
         followup = self._is_followup(head, scores, state) and not self._repeats_itself(scores, head, cues, state)
         best, flagged = self._best_topic(scores, head, cues, state if followup else None)
         partner = self.partner.get(best)
@@ -102,7 +102,7 @@ class Router:
         return Route(best, confidence, closest=closest, similarities=similarities, followup=followup,
                      classifier_flag=flagged, ranking=ranking)
 
-    def _cues(self, text: str) -> Cues:
+    def cues(self, text: str) -> Cues:
         """The message's why/how wording; in a story ending with a question, the question's, when it leans
         one way ("...their back hurts because their glutes don't work. How do you get them to fire?")."""
         sentences = [m for m in SENTENCE.finditer(text) if m.group().strip()]
