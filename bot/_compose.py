@@ -77,6 +77,30 @@ class Composer:
             "\n\n" + self.config.replies["more_hint"]
         return "\n\n".join((text, *after, source))
 
+    def paired(self, topic: str, partner: dict[str, str], room: int = BUDGET) -> str:
+        """A question asking both why and how ("causes and prevention", "why does it hurt and how do I stop
+        it?"): for the two overviews, each cause beside the fix the article gives for it; for one cause or
+        fix, its passage, then its partner's one-line gist and section."""
+        other = partner[topic]
+        intent = self.config.intent_of(topic)
+        causes, fixes = (self.children(topic), self.children(other))[:: 1 if intent == "cause" else -1]
+        if causes and fixes:
+            cause, fix = (topic, other)[:: 1 if intent == "cause" else -1]
+            listed = {partner.get(c) for c in causes} & set(fixes)
+            lines = [f"• {self._arrow(c, partner[c])}: {self.summary(partner[c])}"
+                     if partner.get(c) in fixes else f"• {self.label(c)}: {self.summary(c)}" for c in causes]
+            lines += [f"• {self.label(f)}: {self.summary(f)}" for f in fixes if f not in listed]
+            sources = (self.source(self._section(cause)), self.source(self._section(fix)))
+            return "\n\n".join((self.config.replies["paired_list"], "\n".join(lines), "\n".join(sources)))
+        second = "\n".join((f"{self.config.replies['paired_' + self.config.intent_of(other)]} "
+                             f"{self.label(other)}: {self.summary(other)}.", self.source(self._section(other))))
+        return "\n\n".join((self.article(topic, room=room - len(second) - 2), second))
+
+    def _arrow(self, cause: str, fix: str) -> str:
+        """"Too much weight → Lighter weight"; one label when the cause and its fix share it ("Bench height")."""
+        labels = dict.fromkeys((self.label(cause), self.label(fix)))
+        return " → ".join(labels)
+
     def gist(self, topic: str) -> str:
         """The first sentence of the passage that answers a topic."""
         text = self.by_topic[topic][0].text.strip()

@@ -228,6 +228,7 @@ _REPLY_KEYS = (
     "out_of_scope.not_text", "out_of_scope.other_language", "out_of_scope.unsure", "closest",
     "not_covered", "covered_part", "hedge", "more_hint", "another", "all_shown", "again", "again_red_flag",
     "still_on", "watch_signs", "again_twice", "clarify", "in_care", "operated", "thanks_ahead",
+    "paired_list", "paired_cause", "paired_fix",
 )
 _ROUTING_KEYS = tuple(Routing.__dataclass_fields__)
 _ROUTING_TYPES = get_type_hints(Routing)  # float or int: a whole number where a count is meant
@@ -421,9 +422,9 @@ def _tiers(raw: dict[Any, Any], check: Checker) -> dict[str, dict[str, Any]]:
     for name in TIER_KINDS:
         spec = raw[name]
         place = f"tiers.{name}"
-        keys = ("lead", "reminder", "asked", "thanks", "impersonal", "suggestions", "general_suggestions")
+        keys = ("lead", "reminder", "asked", "thanks", "impersonal", "why", "suggestions", "general_suggestions")
         check.keys(check.typed(spec, dict, place), keys, place, required=("lead", "reminder"))
-        for key in ("lead", "reminder", "asked", "thanks", "impersonal"):
+        for key in ("lead", "reminder", "asked", "thanks", "impersonal", "why"):
             if key in spec:
                 check.typed(spec[key], str, f"{place}.{key}")
         tiers[name] = {**spec, **{key: check.strings(spec.get(key, []), f"{place}.{key}")

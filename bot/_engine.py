@@ -286,7 +286,11 @@ class Engine:
             else:
                 suggestions = self.composer.suggestions_for(topic, shown)
             room = BUDGET - sum(len(part) + 2 for part in (lead, hedge) if part)
-            text = "\n\n".join(filter(None, (lead, self.composer.article(topic, everything, room), hedge)))
+            cues = self.router.cues(said)
+            paired = self.router.partner.get(topic) in self.composer.by_topic and cues.cause and cues.fix
+            body = self.composer.paired(topic, self.router.partner, room) if paired and not everything \
+                else self.composer.article(topic, everything, room)
+            text = "\n\n".join(filter(None, (lead, body, hedge)))
             sources = self._sources((topic,), route.similarities)
             if topic in self.config.picture.offer_after and not state.red_flags:
                 suggestions = (self.config.picture.suggestion, *suggestions)
@@ -352,7 +356,9 @@ class Engine:
         new_state = replace(state, topic=triage.topic, intent="red_flag", red_flags=self.safety.remember(state, triage),
                             turns=state.turns + 1, check_step=None, check_answers=(), check_retry=False)
         sources = self._sources(self.safety.sources(triage), scores)
-        text = self.safety.guidance(triage, impersonal=not self.config.safety.me.search(said))
+        cues = self.router.cues(said)
+        voice = "why" if cues.cause > cues.fix else "lead" if self.config.safety.me.search(said) else "impersonal"
+        text = self.safety.guidance(triage, voice)
         emergency = self.safety.tier(triage.topic) == EMERGENCY  # its first line stays "get care now"
         rules = self.config.safety
         care = "in_care" if rules.in_care.search(said) else "operated" if rules.operated.search(said) else None

@@ -292,11 +292,12 @@ class Safety:
         """The conversation's red flags after this one, highest tier first."""
         return state.red_flags if triage.asked else self.ranked(state.red_flags + triage.flags)
 
-    def guidance(self, triage: Triage, impersonal: bool = False) -> str:
+    def guidance(self, triage: Triage, voice: str = "lead") -> str:
         """The reply, under RED_FLAG_BUDGET characters: what to do first (by tier), then the signs it
-        rests on and the source. Emergency and urgent tiers say nothing else. `impersonal`: the message
-        asks about a sign in general ("what makes legs give out?"), so a tier with an `impersonal` lead
-        does not say "what you describe"."""
+        rests on and the source. Emergency and urgent tiers say nothing else. `voice` names the tier's
+        lead for how the sign was told, when the tier has one: `why` (the message asks what causes the
+        sign, which the article does not say), `impersonal` (a sign asked about in general, "what makes
+        legs give out?", so not "what you describe"), or the plain `lead`."""
         tier = self.config.tiers[self.tier(triage.topic)]
         signs = [f for f in triage.flags if f != GENERAL]
         if not signs:  # "when should I worry?": every tier's signs, the gravest first
@@ -304,7 +305,7 @@ class Safety:
             return "\n\n".join((*asked, self.composer.source(self.sections[GENERAL])))
         named = list(triage.named) if triage.named and not triage.sticky else self._signs(signs)
         described = named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
-        key = "reminder" if triage.sticky else "impersonal" if impersonal and "impersonal" in tier else "lead"
+        key = "reminder" if triage.sticky else voice if voice in tier else "lead"
         lead = tier[key].format(signs=described, Signs=described[:1].upper() + described[1:])
         top = [f for f in signs if self.tier(f) == self.tier(triage.topic)]
         if self.tier(triage.topic) != PROFESSIONAL:

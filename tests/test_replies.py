@@ -102,12 +102,25 @@ def test_the_checks_result_names_the_section_of_each_fix(converse) -> None:
 
 
 def test_a_question_about_a_sign_in_general_is_not_told_what_it_describes(engine: Engine) -> None:
-    """Restate only what was said: "what makes legs give out?" describes nobody's symptoms."""
-    general = engine.answer("what causes legs to give out")
+    """Restate only what was said: "can thrusts make your legs give out?" describes nobody's symptoms."""
+    general = engine.answer("can hip thrusts make your legs give out")
     own = engine.answer("my left leg gives out after thrusts")
     assert general.intent == own.intent == "red_flag"
     assert "what you describe" not in general.text and general.text.startswith("⚠️ Weakness in a leg")
     assert "what you describe (weakness in a leg or foot)" in own.text
+
+
+def test_asking_what_causes_a_sign_is_told_the_article_does_not_say(engine: Engine) -> None:
+    """"Why do my feet go numb?" is not answered with causes of back pain, nor with "stop what provokes it"
+    (sleep, for pain on waking): the article names the sign, not its cause, so it says so and refers."""
+    for asked, sign in (("why do my feet go numb when I exercise?", "numbness or tingling in a leg or foot"),
+                        ("what causes legs to give out", "weakness in a leg or foot"),
+                        ("why does my lower back hurt after sleeping?", "back pain at rest or at night")):
+        reply = engine.answer(asked)
+        assert reply.intent == "red_flag", asked
+        assert reply.text.startswith(f"⚠️ The article doesn't say what causes {sign}"), reply.text
+        assert "physical therapist" in reply.text and "emergency care now" in reply.text.lower()
+        assert "provokes" not in reply.text
 
 
 def test_a_short_message_about_another_subject_is_not_read_as_more_of_the_last(converse) -> None:
@@ -190,3 +203,17 @@ def test_a_sign_the_model_reads_next_to_a_rules_sign_of_the_same_tier_is_named_t
     reply = engine.answer("my back has hurt for six weeks, and now my left leg can barely push anything on "
                           "single-leg press while the right is fine")
     assert reply.intent == "red_flag" and "weakness in a leg or foot" in reply.text
+
+
+def test_a_question_asking_why_and_how_gets_each_cause_beside_its_fix(engine: Engine) -> None:
+    """"Causes and prevention" is two questions: not the fix list alone, with the causes left for later."""
+    both = engine.answer("what causes back pain on the hip thrust machine and how can I prevent it?")
+    assert both.intent in ("cause", "fix")
+    assert "• Too much weight → Lighter weight: perfect form over heavy weight" in both.text
+    assert "“Common Reasons for Back Pain During Hip Thrusts”" in both.text
+    assert "“Corrective Strategies and Proper Technique”" in both.text
+    one = engine.answer("why does arching my back hurt and how do I stop it?")
+    assert one.topic == "cause.lumbar_extension"
+    assert "How to fix it: Stop at full hip extension: hips in line with knees and shoulders, no arching." in one.text
+    why_only = engine.answer("why does arching my back hurt?")
+    assert "How to fix it:" not in why_only.text
