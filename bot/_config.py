@@ -60,6 +60,7 @@ class Gap:
     near: tuple[Near, ...] = ()
     unless: re.Pattern[str] | None = None
     subject: bool = False  # naming it outside a question makes it what a bare "has this happened to anyone?" asks about
+    partly: bool = False  # the causes and fixes partly carry over: `say` opens that answer, nothing is declined
 
 
 @dataclass(frozen=True)
@@ -492,6 +493,7 @@ def _not_covered(raw: dict[Any, Any], check: Checker) -> tuple[Gap, ...]:
                        for i, rule in enumerate(check.typed(spec.get("near", []), list, f"{place}.near"))),
             unless=check.pattern(unless, f"{place}.unless") if unless is not None else None,
             subject=check.typed(spec.get("subject", False), bool, f"{place}.subject"),
+            partly=check.typed(spec.get("partly", False), bool, f"{place}.partly"),
         ))
     return tuple(gaps)
 

@@ -36,7 +36,8 @@ class Coverage:
     """Finds requests the corpus cannot answer."""
 
     def __init__(self, config: Config, domain_words: frozenset[str]) -> None:
-        self.gaps = config.not_covered
+        self.gaps = tuple(gap for gap in config.not_covered if not gap.partly)
+        self.partly = tuple(gap for gap in config.not_covered if gap.partly)
         self.asking = (config.question, *config.cues["cause"], *config.cues["fix"])
         self.domain_words = domain_words
         self.subject = re.compile(f"{config.off_topic['unless_exercise'].pattern}|\\b(back|spine|lumbar)\\b")
@@ -66,6 +67,11 @@ class Coverage:
                 self._about_told(q) or not self.domain_words.intersection(words(q)) for q in other_questions):
             return Uncovered(told, "")  # "...quadriceps tendon pain. Has this happened to anyone else?"
         return Uncovered(found, " ".join(other_questions).strip()) if found else None
+
+    def caveat(self, said: str) -> str | None:
+        """What to say first when the message is about something the causes and fixes only partly fit
+        (a floor bridge rather than the machine), if it is."""
+        return next((gap.say for gap in self.partly if _asks(gap, said)), None)
 
     def _about_told(self, question: str) -> bool:
         """Whether a question points back at what was named before it, naming neither the hip thrust nor the back."""

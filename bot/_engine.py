@@ -279,6 +279,7 @@ class Engine:
                              tuple(dict.fromkeys([*asks, *self.composer.suggestions_for(topic, shown)]))[:3], after)
         if topic in self.composer.by_topic:
             lead = lead_override
+            caveat = self.coverage.caveat(said) if intent in ("cause", "fix") else None  # on top of the budget
             hedge = ""
             if route.closest:  # middling confidence: the answer, then ask whether another topic was meant
                 hedge = self.config.replies["hedge"]
@@ -290,7 +291,7 @@ class Engine:
             paired = self.router.partner.get(topic) in self.composer.by_topic and cues.cause and cues.fix
             body = self.composer.paired(topic, self.router.partner, room) if paired and not everything \
                 else self.composer.article(topic, everything, room)
-            text = "\n\n".join(filter(None, (lead, body, hedge)))
+            text = "\n\n".join(filter(None, (caveat, lead, body, hedge)))
             sources = self._sources((topic,), route.similarities)
             if topic in self.config.picture.offer_after and not state.red_flags:
                 suggestions = (self.config.picture.suggestion, *suggestions)

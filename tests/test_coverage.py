@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot import State
+from bot import Engine, State
 
 NOT_COVERED = [
     ("how many sets and reps should I do on the hip thrust machine?", "programming"),
@@ -138,3 +138,14 @@ def test_headings_that_name_a_topic_outright(engine, text, topic):
 def test_small_talk_may_ask_a_question_that_is_not_about_the_subject(engine):
     assert engine.answer("hey again, long time no see, how have you been?").intent == "greeting"
     assert engine.answer("hi, why does my back hurt on hip thrusts?").intent == "cause"
+
+
+def test_back_pain_on_a_floor_bridge_is_answered_with_what_carries_over(engine: Engine) -> None:
+    """The causes mostly apply to a bridge: they are given, after saying which ones (the bench, pad and
+    machine) do not; a bridge as the article's warm-up drill is answered without it."""
+    bridge = engine.answer("my lower back aches doing glute bridges on the floor, why?")
+    assert bridge.intent == "cause"
+    assert bridge.text.startswith("The article is about the machine, not the floor bridge")
+    assert bridge.sources
+    drill = engine.answer("are glute bridges a good warm-up before hip thrusts?")
+    assert "not the floor bridge" not in drill.text
