@@ -26,7 +26,7 @@ from ._model import Chunk
 from ._text import features, words
 
 INDEX_FORMAT = 6
-_CODE_FILES = ("_text.py", "_index.py", "_lexicon.py", "_understanding.py")
+_CODE_FILES = ("_config.py", "_text.py", "_index.py", "_lexicon.py", "_understanding.py")  # what reads training data
 EMBEDDING_C = 16.0  # inverse regularisation of the embedding classifiers (chosen on the development sets)
 SIGN_WEIGHT = 6.0  # weight of a sign example against a no-sign one: misses cost more than false alarms
 NONE = "none"  # the sign model's class for "no warning sign here"
