@@ -51,12 +51,12 @@ class Composer:
         main = self._section(topic)
         return list(dict.fromkeys(c.topic for c in self.chunks if _is_under(c, main)))
 
-    def article(self, topic: str, everything: bool = False, room: int = BUDGET) -> str:
+    def article(self, topic: str, everything: bool = False, room: int = BUDGET, left_out: tuple[str, ...] = ()) -> str:
         """A topic's passage, within `room` characters unless `everything`; an overview lists its
-        sub-sections, one line each (the last ones by name only if room is short), then the source."""
+        sub-sections but `left_out`, one line each (the last ones by name only if room is short), then the source."""
         main = self._section(topic)
         source = self.source(main)
-        children = self.children(topic)
+        children = [t for t in self.children(topic) if t not in left_out]
         if children and not everything:
             lines = [f"• {self.label(t)}: {self.summary(t)}" for t in children]
             for n in reversed(range(len(lines))):
@@ -77,24 +77,27 @@ class Composer:
             "\n\n" + self.config.replies["more_hint"]
         return "\n\n".join((text, *after, source))
 
-    def paired(self, topic: str, partner: dict[str, str], room: int = BUDGET) -> str:
+    def paired(self, topic: str, partner: dict[str, str], room: int = BUDGET, left_out: tuple[str, ...] = ()) -> str:
         """A question asking both why and how ("causes and prevention", "why does it hurt and how do I stop
         it?"): for the two overviews, each cause beside the fix the article gives for it; for one cause or
         fix, its passage, then its partner's one-line gist and section."""
         other = partner[topic]
         intent = self.config.intent_of(topic)
-        causes, fixes = (self.children(topic), self.children(other))[:: 1 if intent == "cause" else -1]
+        listed = ([t for t in self.children(t) if t not in left_out] for t in (topic, other))
+        causes, fixes = list(listed)[:: 1 if intent == "cause" else -1]
         if causes and fixes:
             cause, fix = (topic, other)[:: 1 if intent == "cause" else -1]
-            listed = {partner.get(c) for c in causes} & set(fixes)
-            lines = [f"• {self._arrow(c, partner[c])}: {self.summary(partner[c])}"
-                     if partner.get(c) in fixes else f"• {self.label(c)}: {self.summary(c)}" for c in causes]
-            lines += [f"• {self.label(f)}: {self.summary(f)}" for f in fixes if f not in listed]
+            fix_of = {c: partner[c] for c in causes if partner.get(c) in fixes and partner[partner[c]] == c}
+            lines = [f"• {self._arrow(c, fix_of[c])}: {self.summary(fix_of[c])}" if c in fix_of
+                     else f"• {self.label(c)}: {self.summary(c)}" for c in causes]
+            unpaired = [f"• {self.label(f)}: {self.summary(f)}" for f in fixes if f not in fix_of.values()]
             sources = (self.source(self._section(cause)), self.source(self._section(fix)))
-            return "\n\n".join((self.config.replies["paired_list"], "\n".join(lines), "\n".join(sources)))
+            return "\n\n".join((self.config.replies["paired_list"], "\n".join(lines),
+                                 *((self.config.replies["paired_rest"], "\n".join(unpaired)) if unpaired else ()),
+                                 "\n".join(sources)))
         second = "\n".join((f"{self.config.replies['paired_' + self.config.intent_of(other)]} "
                              f"{self.label(other)}: {self.summary(other)}.", self.source(self._section(other))))
-        return "\n\n".join((self.article(topic, room=room - len(second) - 2), second))
+        return "\n\n".join((self.article(topic, room=room - len(second) - 2, left_out=left_out), second))
 
     def _arrow(self, cause: str, fix: str) -> str:
         """"Too much weight → Lighter weight"; one label when the cause and its fix share it ("Bench height")."""

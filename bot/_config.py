@@ -61,6 +61,7 @@ class Gap:
     unless: re.Pattern[str] | None = None
     subject: bool = False  # naming it outside a question makes it what a bare "has this happened to anyone?" asks about
     partly: bool = False  # the causes and fixes partly carry over: `say` opens that answer, nothing is declined
+    leaves_out: tuple[str, ...] = ()  # with `partly`: the topics that do not carry over, left off the lists
 
 
 @dataclass(frozen=True)
@@ -229,7 +230,7 @@ _REPLY_KEYS = (
     "out_of_scope.not_text", "out_of_scope.other_language", "out_of_scope.unsure", "closest",
     "not_covered", "covered_part", "hedge", "more_hint", "another", "all_shown", "again", "again_red_flag",
     "still_on", "watch_signs", "again_twice", "clarify", "in_care", "operated", "thanks_ahead",
-    "paired_list", "paired_cause", "paired_fix",
+    "paired_list", "paired_rest", "paired_cause", "paired_fix",
 )
 _ROUTING_KEYS = tuple(Routing.__dataclass_fields__)
 _ROUTING_TYPES = get_type_hints(Routing)  # float or int: a whole number where a count is meant
@@ -494,6 +495,7 @@ def _not_covered(raw: dict[Any, Any], check: Checker) -> tuple[Gap, ...]:
             unless=check.pattern(unless, f"{place}.unless") if unless is not None else None,
             subject=check.typed(spec.get("subject", False), bool, f"{place}.subject"),
             partly=check.typed(spec.get("partly", False), bool, f"{place}.partly"),
+            leaves_out=check.strings(spec.get("leaves_out", []), f"{place}.leaves_out"),
         ))
     return tuple(gaps)
 

@@ -68,10 +68,10 @@ class Coverage:
             return Uncovered(told, "")  # "...quadriceps tendon pain. Has this happened to anyone else?"
         return Uncovered(found, " ".join(other_questions).strip()) if found else None
 
-    def caveat(self, said: str) -> str | None:
-        """What to say first when the message is about something the causes and fixes only partly fit
-        (a floor bridge rather than the machine), if it is."""
-        return next((gap.say for gap in self.partly if _asks(gap, said)), None)
+    def caveat(self, said: str) -> Gap | None:
+        """The kind of request the causes and fixes only partly fit (a floor bridge rather than the
+        machine), if the message is one: its `say` opens the answer, its `leaves_out` are left off."""
+        return next((gap for gap in self.partly if _asks(gap, said)), None)
 
     def _about_told(self, question: str) -> bool:
         """Whether a question points back at what was named before it, naming neither the hip thrust nor the back."""

@@ -279,7 +279,7 @@ class Engine:
                              tuple(dict.fromkeys([*asks, *self.composer.suggestions_for(topic, shown)]))[:3], after)
         if topic in self.composer.by_topic:
             lead = lead_override
-            caveat = self.coverage.caveat(said) if intent in ("cause", "fix") else None  # on top of the budget
+            caveat = self.coverage.caveat(said) if intent in ("cause", "fix") else None
             hedge = ""
             if route.closest:  # middling confidence: the answer, then ask whether another topic was meant
                 hedge = self.config.replies["hedge"]
@@ -289,9 +289,10 @@ class Engine:
             room = BUDGET - sum(len(part) + 2 for part in (lead, hedge) if part)
             cues = self.router.cues(said)
             paired = self.router.partner.get(topic) in self.composer.by_topic and cues.cause and cues.fix
-            body = self.composer.paired(topic, self.router.partner, room) if paired and not everything \
-                else self.composer.article(topic, everything, room)
-            text = "\n\n".join(filter(None, (caveat, lead, body, hedge)))
+            left_out = caveat.leaves_out if caveat else ()
+            body = self.composer.paired(topic, self.router.partner, room, left_out) if paired and not everything \
+                else self.composer.article(topic, everything, room, left_out)
+            text = "\n\n".join(filter(None, (caveat and caveat.say, lead, body, hedge)))  # a caveat: over budget
             sources = self._sources((topic,), route.similarities)
             if topic in self.config.picture.offer_after and not state.red_flags:
                 suggestions = (self.config.picture.suggestion, *suggestions)

@@ -210,6 +210,8 @@ def test_a_question_asking_why_and_how_gets_each_cause_beside_its_fix(engine: En
     both = engine.answer("what causes back pain on the hip thrust machine and how can I prevent it?")
     assert both.intent in ("cause", "fix")
     assert "• Too much weight → Lighter weight: perfect form over heavy weight" in both.text
+    assert "The machine itself →" not in both.text  # its paired fix (the pad) is the pad position's own
+    assert both.text.index("Also among its fixes:") < both.text.index("• Control the lowering")
     assert "“Common Reasons for Back Pain During Hip Thrusts”" in both.text
     assert "“Corrective Strategies and Proper Technique”" in both.text
     one = engine.answer("why does arching my back hurt and how do I stop it?")
