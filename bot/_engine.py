@@ -292,7 +292,8 @@ class Engine:
             left_out = caveat.leaves_out if caveat else ()
             body = self.composer.paired(topic, self.router.partner, room, left_out) if paired and not everything \
                 else self.composer.article(topic, everything, room, left_out)
-            text = "\n\n".join(filter(None, (caveat and caveat.say, lead, body, hedge)))  # a caveat: over budget
+            opening = caveat.say if caveat else None  # over the budget: the answer keeps its room
+            text = "\n\n".join(filter(None, (opening, lead, body, hedge)))
             sources = self._sources((topic,), route.similarities)
             if topic in self.config.picture.offer_after and not state.red_flags:
                 suggestions = (self.config.picture.suggestion, *suggestions)
