@@ -82,22 +82,19 @@ class Composer:
         it?"): for the two overviews, each cause beside the fix the article gives for it; for one cause or
         fix, its passage, then its partner's one-line gist and section."""
         other = partner[topic]
-        intent = self.config.intent_of(topic)
-        listed = ([t for t in self.children(t) if t not in left_out] for t in (topic, other))
-        causes, fixes = list(listed)[:: 1 if intent == "cause" else -1]
-        if causes and fixes:
-            cause, fix = (topic, other)[:: 1 if intent == "cause" else -1]
-            fix_of = {c: partner[c] for c in causes if partner.get(c) in fixes and partner[partner[c]] == c}
-            lines = [f"• {self._arrow(c, fix_of[c])}: {self.summary(fix_of[c])}" if c in fix_of
-                     else f"• {self.label(c)}: {self.summary(c)}" for c in causes]
-            unpaired = [f"• {self.label(f)}: {self.summary(f)}" for f in fixes if f not in fix_of.values()]
-            sources = (self.source(self._section(cause)), self.source(self._section(fix)))
-            return "\n\n".join((self.config.replies["paired_list"], "\n".join(lines),
-                                 *((self.config.replies["paired_rest"], "\n".join(unpaired)) if unpaired else ()),
-                                 "\n".join(sources)))
-        second = "\n".join((f"{self.config.replies['paired_' + self.config.intent_of(other)]} "
-                             f"{self.label(other)}: {self.summary(other)}.", self.source(self._section(other))))
-        return "\n\n".join((self.article(topic, room=room - len(second) - 2, left_out=left_out), second))
+        cause, fix = (topic, other) if self.config.intent_of(topic) == "cause" else (other, topic)
+        causes, fixes = ([t for t in self.children(overview) if t not in left_out] for overview in (cause, fix))
+        if not (causes and fixes):
+            second = "\n".join((f"{self.config.replies['paired_' + self.config.intent_of(other)]} "
+                                 f"{self.label(other)}: {self.summary(other)}.", self.source(self._section(other))))
+            return "\n\n".join((self.article(topic, room=room - len(second) - 2, left_out=left_out), second))
+        fix_of = {c: partner[c] for c in causes if partner.get(c) in fixes and partner[partner[c]] == c}
+        lines = [f"• {self._arrow(c, fix_of[c])}: {self.summary(fix_of[c])}" if c in fix_of
+                 else f"• {self.label(c)}: {self.summary(c)}" for c in causes]
+        unpaired = [f"• {self.label(f)}: {self.summary(f)}" for f in fixes if f not in fix_of.values()]
+        rest = (self.config.replies["paired_rest"], "\n".join(unpaired)) if unpaired else ()
+        sources = "\n".join(self.source(self._section(t)) for t in (cause, fix))
+        return "\n\n".join((self.config.replies["paired_list"], "\n".join(lines), *rest, sources))
 
     def _arrow(self, cause: str, fix: str) -> str:
         """"Too much weight → Lighter weight"; one label when the cause and its fix share it ("Bench height")."""

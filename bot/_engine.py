@@ -26,7 +26,7 @@ from ._knowledge import PACKAGED, knowledge_paths
 from ._lexicon import Lexicon
 from ._model import ARTICLE_INTENTS, INTENTS, MAX_SHOWN, Chunk, Reply, Source, State
 from ._router import Route, Router
-from ._safety import GENERAL, Safety, Screening, Triage
+from ._safety import GENERAL, Safety, Screening, Triage, Voice
 from ._text import ANALYSIS_LIMIT, normalize, words
 from ._understanding import Reader, Reading
 
@@ -287,12 +287,8 @@ class Engine:
             else:
                 suggestions = self.composer.suggestions_for(topic, shown)
             room = BUDGET - sum(len(part) + 2 for part in (lead, hedge) if part)
-            cues = self.router.cues(said)
-            paired = self.router.partner.get(topic) in self.composer.by_topic and cues.cause and cues.fix
-            left_out = caveat.leaves_out if caveat else ()
-            body = self.composer.paired(topic, self.router.partner, room, left_out) if paired and not everything \
-                else self.composer.article(topic, everything, room, left_out)
             opening = caveat.say if caveat else None  # over the budget: the answer keeps its room
+            body = self._passage(topic, said, everything, room, caveat.leaves_out if caveat else ())
             text = "\n\n".join(filter(None, (opening, lead, body, hedge)))
             sources = self._sources((topic,), route.similarities)
             if topic in self.config.picture.offer_after and not state.red_flags:
@@ -317,6 +313,13 @@ class Engine:
             shown=shown,
         )
         return Reply(intent, topic, text, sources, route.confidence, suggestions, new_state)
+
+    def _passage(self, topic: str, said: str, everything: bool, room: int, left_out: tuple[str, ...]) -> str:
+        """The article's answer on a topic; with its partner's too when the message asks both why and how."""
+        cues = self.router.cues(said)
+        if cues.cause and cues.fix and not everything and self.router.partner.get(topic) in self.composer.by_topic:
+            return self.composer.paired(topic, self.router.partner, room, left_out)
+        return self.composer.article(topic, everything, room, left_out)
 
     def _walk(self, route: Route, state: State, said: str) -> Reply | None:
         """"What else?" (the next cause or fix of the same list not shown yet, in the article's order), or
@@ -359,8 +362,8 @@ class Engine:
         new_state = replace(state, topic=triage.topic, intent="red_flag", red_flags=self.safety.remember(state, triage),
                             turns=state.turns + 1, check_step=None, check_answers=(), check_retry=False)
         sources = self._sources(self.safety.sources(triage), scores)
-        cues = self.router.cues(said)
-        voice = "why" if cues.cause > cues.fix else "lead" if self.config.safety.me.search(said) else "impersonal"
+        cues, mine = self.router.cues(said), self.config.safety.me.search(said)
+        voice: Voice = "why" if cues.cause > cues.fix else "lead" if mine else "impersonal"
         text = self.safety.guidance(triage, voice)
         emergency = self.safety.tier(triage.topic) == EMERGENCY  # its first line stays "get care now"
         rules = self.config.safety

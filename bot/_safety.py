@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from typing import Literal
 
 from ._compose import Composer
 from ._config import EMERGENCY, PROFESSIONAL, TIER_KINDS, Config, RedFlag, near_spans
@@ -27,6 +28,7 @@ CORRECTION_LIMIT = 20_000  # characters checked for misspelled key words (the pa
 WINDOW, WINDOW_OVERLAP = 2000, 400  # a sentence longer than WINDOW is read in overlapping windows
 GENERAL = "red_flag.general"
 RED_FLAG_BUDGET = 600  # characters: a red-flag reply is read at once, action first
+Voice = Literal["lead", "why", "impersonal"]  # how a sign was told: a tier's lead of that name, if it has one
 
 
 @dataclass(frozen=True)
@@ -292,7 +294,7 @@ class Safety:
         """The conversation's red flags after this one, highest tier first."""
         return state.red_flags if triage.asked else self.ranked(state.red_flags + triage.flags)
 
-    def guidance(self, triage: Triage, voice: str = "lead") -> str:
+    def guidance(self, triage: Triage, voice: Voice = "lead") -> str:
         """The reply, under RED_FLAG_BUDGET characters: what to do first (by tier), then the signs it
         rests on and the source. Emergency and urgent tiers say nothing else. `voice` names the tier's
         lead for how the sign was told, when the tier has one: `why` (the message asks what causes the
