@@ -230,7 +230,7 @@ _REPLY_KEYS = (
     "out_of_scope.not_text", "out_of_scope.other_language", "out_of_scope.unsure", "closest",
     "not_covered", "covered_part", "hedge", "more_hint", "another", "all_shown", "again", "again_red_flag",
     "still_on", "watch_signs", "again_twice", "clarify", "in_care", "operated", "thanks_ahead",
-    "paired_list", "paired_rest", "paired_cause", "paired_fix",
+    "paired_list", "paired_rest", "paired_cause", "paired_fix", "one_of",
 )
 _ROUTING_KEYS = tuple(Routing.__dataclass_fields__)
 _ROUTING_TYPES = get_type_hints(Routing)  # float or int: a whole number where a count is meant

@@ -135,8 +135,9 @@ class Engine:
         if learned:
             return self._red_flag_reply(learned, state, None, said)
         reply = self._routed(trace, state, reading)
+        own_pain = bool(self.config.pain.search(said) and self.config.safety.me.search(said))
         if reply.intent in (*ARTICLE_INTENTS, "out_of_scope") and not state.red_flags \
-                and self.safety.unsure(reading):
+                and (self.safety.unsure(reading) or reply.intent == "out_of_scope" and own_pain):
             text = cut(f"{reply.text}\n\n{self.config.replies['watch_signs']}", BUDGET + 300)
             return replace(reply, text=text)
         return reply
@@ -280,16 +281,17 @@ class Engine:
         if topic in self.composer.by_topic:
             lead = lead_override
             caveat = self.coverage.caveat(said) if intent in ("cause", "fix") else None
-            hedge = ""
+            closing = ""  # under the answer: a hedge when unsure, or that a claim quoted one cause of several
             if route.closest:  # middling confidence: the answer, then ask whether another topic was meant
-                hedge = self.config.replies["hedge"]
+                closing = self.config.replies["hedge"]
                 suggestions = (*(self.composer.ask_about(t) for t in route.closest), *suggestions[:1])
             else:
                 suggestions = self.composer.suggestions_for(topic, shown)
-            room = BUDGET - sum(len(part) + 2 for part in (lead, hedge) if part)
+            closing = closing or self._one_of(topic, said, route)
+            room = BUDGET - sum(len(part) + 2 for part in (lead, closing) if part)
             opening = caveat.say if caveat else None  # over the budget: the answer keeps its room
             body = self._passage(topic, said, everything, room, caveat.leaves_out if caveat else ())
-            text = "\n\n".join(filter(None, (opening, lead, body, hedge)))
+            text = "\n\n".join(filter(None, (opening, lead, body, closing)))
             sources = self._sources((topic,), route.similarities)
             if topic in self.config.picture.offer_after and not state.red_flags:
                 suggestions = (self.config.picture.suggestion, *suggestions)
@@ -313,6 +315,15 @@ class Engine:
             shown=shown,
         )
         return Reply(intent, topic, text, sources, route.confidence, suggestions, new_state)
+
+    def _one_of(self, topic: str, said: str, route: Route) -> str:
+        """After one cause quoted for a claim that asks nothing ("lower back pain is all in your glutes"):
+        that the article lists it as one of several, so the passage does not read as agreement."""
+        overview = self.composer.overview_of(topic)
+        if route.followup or overview in (None, topic) or self.config.intent_of(topic) != "cause" \
+                or self.config.question.search(said) or self.router.cues(said).any:
+            return ""
+        return self.config.replies["one_of"].format(n=len(self.composer.children(overview)))
 
     def _passage(self, topic: str, said: str, everything: bool, room: int, left_out: tuple[str, ...]) -> str:
         """The article's answer on a topic; with its partner's too when the message asks both why and how."""

@@ -219,3 +219,23 @@ def test_a_question_asking_why_and_how_gets_each_cause_beside_its_fix(engine: En
     assert "How to fix it: Stop at full hip extension: hips in line with knees and shoulders, no arching." in one.text
     why_only = engine.answer("why does arching my back hurt?")
     assert "How to fix it:" not in why_only.text
+
+
+def test_a_claim_that_asks_nothing_is_told_the_cause_quoted_is_one_of_several(engine: Engine) -> None:
+    """"It's all in your glutes" gets the glute passage, and that the article lists it among others, so the
+    passage does not read as agreement; a question about that cause gets the passage alone."""
+    claim = engine.answer("lower back pain on thrusts is all about lazy glutes.")
+    asked = engine.answer("could lazy glutes be why my back hurts?")
+    assert claim.topic == asked.topic == "cause.glute_activation"
+    causes = len(engine.composer.children("cause.general"))
+    assert claim.text.endswith(f"That's one of the {causes} causes the article lists.")
+    assert "causes the article lists" not in asked.text
+
+
+def test_an_out_of_scope_question_from_someone_in_pain_ends_with_the_signs_to_watch(engine: Engine) -> None:
+    """Declining the ibuprofen question is right; the person who hurt their back still hears what to watch for."""
+    hurt = engine.answer("I hurt my back squatting on friday, should I take ibuprofen for it?")
+    calm = engine.answer("should I take ibuprofen before the gym?")
+    assert hurt.intent == calm.intent == "out_of_scope"
+    assert hurt.text.endswith(engine.config.replies["watch_signs"])
+    assert engine.config.replies["watch_signs"] not in calm.text
