@@ -211,6 +211,7 @@ class Config:
     topics: dict[str, TopicCopy]
     more: re.Pattern[str]  # "what else?": the next cause or fix not shown yet
     everything: re.Pattern[str]  # "the full checklist": an overview with every passage
+    both_asked: tuple[re.Pattern[str], ...]  # all match: the message asks why and how ("causes and prevention")
 
     def intent_of(self, topic: str) -> Intent:
         """The intent a topic id belongs to: the part before its first dot (topics are checked at load)."""
@@ -224,6 +225,7 @@ _SCHEMA: dict[str, type] = {
     "signs": dict, "not_signs": list, "fragments": dict,
     "tiers": dict, "safety": dict, "not_covered": dict, "smalltalk": dict, "topic_cues": dict,
     "lexicon": dict, "examples": dict, "picture": dict, "copy": dict, "topics": dict, "more": str, "everything": str,
+    "both_asked": list,
 }
 _REPLY_KEYS = (
     "greeting.hello", "greeting.thanks", "greeting.goodbye", "greeting.empty", "out_of_scope",
@@ -394,6 +396,7 @@ def _build(raw: Any, check: Checker) -> Config:
         lexicon=lexicon, examples=examples, picture=_picture(data["picture"], check),
         copy=_copy(data["copy"], check), topics=_topics(data["topics"], check),
         more=check.pattern(data["more"], "more"), everything=check.pattern(data["everything"], "everything"),
+        both_asked=check.patterns(data["both_asked"], "both_asked"),
     )
 
 

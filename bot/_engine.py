@@ -279,6 +279,8 @@ class Engine:
                              self._sources((topic,), route.similarities), route.confidence,
                              tuple(dict.fromkeys([*asks, *self.composer.suggestions_for(topic, shown)]))[:3], after)
         if topic in self.composer.by_topic:
+            if intent == "fix" and self.composer.children(topic) and self._why_and_how(topic, said) and not everything:
+                topic, intent = self.router.partner[topic], "cause"  # the causes, each with its fix: a list of causes
             lead = lead_override
             caveat = self.coverage.caveat(said) if intent in ("cause", "fix") else None
             closing = ""  # under the answer: a hedge when unsure, or that a claim quoted one cause of several
@@ -309,7 +311,7 @@ class Engine:
         answered = intent in ARTICLE_INTENTS
         new_state = replace(
             state,
-            topic=route.topic if answered else state.topic,
+            topic=topic if answered else state.topic,
             intent=intent if answered else state.intent,
             turns=state.turns + 1,
             shown=shown,
@@ -327,10 +329,14 @@ class Engine:
 
     def _passage(self, topic: str, said: str, everything: bool, room: int, left_out: tuple[str, ...]) -> str:
         """The article's answer on a topic; with its partner's too when the message asks both why and how."""
-        cues = self.router.cues(said)
-        if cues.cause and cues.fix and not everything and self.router.partner.get(topic) in self.composer.by_topic:
+        if self._why_and_how(topic, said) and not everything:
             return self.composer.paired(topic, self.router.partner, room, left_out)
         return self.composer.article(topic, everything, room, left_out)
+
+    def _why_and_how(self, topic: str, said: str) -> bool:
+        """Whether the message asks both why and how, about a topic with a partner (a cause and its fix)."""
+        asks_both = all(p.search(said) for p in self.config.both_asked)
+        return asks_both and self.router.partner.get(topic) in self.composer.by_topic
 
     def _walk(self, route: Route, state: State, said: str) -> Reply | None:
         """"What else?" (the next cause or fix of the same list not shown yet, in the article's order), or
