@@ -103,6 +103,7 @@ class SafetyRules:
     me: re.Pattern[str]
     in_care: re.Pattern[str]  # the person says they are already seeing a doctor or therapist about it
     operated: re.Pattern[str]  # the person has had surgery on their back (a fusion, a discectomy...)
+    back: re.Pattern[str]  # the back itself named (not the machine's back pad): with pain told, the signs to watch
     spellings: tuple[str, ...]  # words a misspelling is corrected to before the scan
     answered_after: tuple[str, ...]  # topics still answered after a sign (anatomy, thanks): all else repeats it
 

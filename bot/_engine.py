@@ -135,7 +135,8 @@ class Engine:
         if learned:
             return self._red_flag_reply(learned, state, None, said)
         reply = self._routed(trace, state, reading)
-        own_pain = bool(self.config.pain.search(said) and self.config.safety.me.search(said))
+        rules = self.config.safety
+        own_pain = bool(self.config.pain.search(said) and rules.me.search(said) and rules.back.search(said))
         if reply.intent in (*ARTICLE_INTENTS, "out_of_scope") and not state.red_flags \
                 and (self.safety.unsure(reading) or reply.intent == "out_of_scope" and own_pain):
             text = cut(f"{reply.text}\n\n{self.config.replies['watch_signs']}", BUDGET + 300)
