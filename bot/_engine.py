@@ -261,9 +261,7 @@ class Engine:
     def _reply(self, route: Route, state: State, lead_override: str | None = None, said: str = "") -> Reply:
         """The answer from the article for a routed topic (or a fixed reply); `lead_override` opens it."""
         topic, intent = route.topic, self.config.intent_of(route.topic)
-        sources: tuple[Source, ...] = ()
         suggestions = self.composer.suggestions(intent)
-        shown = state.shown
         walked = self._walk(route, state, said) if topic in self.composer.by_topic or state.topic else None
         if walked:
             return walked
@@ -276,30 +274,13 @@ class Engine:
             if state.shown and state.shown[-1] == topic and (specific or not everything):  # just answered: no loop
                 partner = self.router.partner.get(topic)
                 asks = [self.composer.ask_about(partner)] if partner in self.composer.by_topic else []
+                asks += self.composer.suggestions_for(topic, state.shown)
                 return Reply(intent, topic, self.config.replies["still_on"].format(label=self.composer.label(topic)),
                              self._sources((topic,), route.similarities), route.confidence,
-                             tuple(dict.fromkeys([*asks, *self.composer.suggestions_for(topic, shown)]))[:3], after)
+                             tuple(dict.fromkeys(asks))[:3], after)
         if topic in self.composer.by_topic:
-            if intent == "fix" and self.composer.children(topic) and self._why_and_how(topic, said) and not everything:
-                topic, intent = self.router.partner[topic], "cause"  # the causes, each with its fix: a list of causes
-            lead = lead_override
-            caveat = self.coverage.caveat(said) if intent in ("cause", "fix") else None
-            closing = ""  # under the answer: a hedge when unsure, or that a claim quoted one cause of several
-            if route.closest:  # middling confidence: the answer, then ask whether another topic was meant
-                closing = self.config.replies["hedge"]
-                suggestions = (*(self.composer.ask_about(t) for t in route.closest), *suggestions[:1])
-            else:
-                suggestions = self.composer.suggestions_for(topic, shown)
-            closing = closing or self._one_of(topic, said, route)
-            room = BUDGET - sum(len(part) + 2 for part in (lead, closing) if part)
-            opening = caveat.say if caveat else None  # over the budget: the answer keeps its room
-            body = self._passage(topic, said, everything, room, caveat.leaves_out if caveat else ())
-            text = "\n\n".join(filter(None, (opening, lead, body, closing)))
-            sources = self._sources((topic,), route.similarities)
-            if topic in self.config.picture.offer_after and not state.red_flags:
-                suggestions = (self.config.picture.suggestion, *suggestions)
-            shown = _seen(shown, topic)
-        elif route.closest and intent == "out_of_scope":  # a greeting is answered as one, not with topics
+            return self._article_reply(route, state, said, lead_override, everything)
+        if route.closest and intent == "out_of_scope":  # a greeting is answered as one, not with topics
             suggestions = tuple(self.composer.ask_about(t) for t in route.closest)
             text = "\n\n".join((self.config.replies[topic], self.config.replies["closest"])) if suggestions \
                 else self.config.replies[topic]  # never a heading with nothing under it
@@ -309,15 +290,35 @@ class Engine:
                 # of a request ("any tips appreciated, thanks!"): what to tell, not "you're welcome"
                 requested = not state.topic and self.router.cues(said).fix > 0
                 text = self.safety.thanks(state) or (self.config.replies["thanks_ahead"] if requested else text)
-        answered = intent in ARTICLE_INTENTS
-        new_state = replace(
-            state,
-            topic=topic if answered else state.topic,
-            intent=intent if answered else state.intent,
-            turns=state.turns + 1,
-            shown=shown,
-        )
-        return Reply(intent, topic, text, sources, route.confidence, suggestions, new_state)
+        return Reply(intent, topic, text, (), route.confidence, suggestions, replace(state, turns=state.turns + 1))
+
+    def _article_reply(self, route: Route, state: State, said: str, lead: str | None, everything: bool) -> Reply:
+        """The article's passage on the routed topic: opened by `lead` or a caveat, closed by a hedge when
+        unsure; both why and how asked: the topic beside its partner (the causes list, each with its fix)."""
+        topic, intent = route.topic, self.config.intent_of(route.topic)
+        paired = not everything and self._why_and_how(topic, said)
+        if paired and intent == "fix" and self.composer.children(topic):
+            topic, intent = self.router.partner[topic], "cause"  # the causes, each with its fix: a list of causes
+        if route.closest:  # middling confidence: the answer, then ask whether another topic was meant
+            closing = self.config.replies["hedge"]
+            suggestions = (*(self.composer.ask_about(t) for t in route.closest), *self.composer.suggestions(intent)[:1])
+        else:  # or, under one cause quoted for a claim, that it is one of several
+            closing = self._one_of(topic, said, route)
+            suggestions = self.composer.suggestions_for(topic, state.shown)
+        if paired:  # its partner was just given too: not offered again
+            suggestions = tuple(s for s in suggestions if s != self.composer.ask_about(self.router.partner[topic]))
+        room = BUDGET - sum(len(part) + 2 for part in (lead, closing) if part)
+        caveat = self.coverage.caveat(said) if intent in ("cause", "fix") else None
+        left_out = caveat.leaves_out if caveat else ()
+        body = self.composer.paired(topic, self.router.partner, room, left_out) if paired \
+            else self.composer.article(topic, everything, room, left_out)
+        opening = caveat.say if caveat else None  # over the budget: the answer keeps its room
+        text = "\n\n".join(filter(None, (opening, lead, body, closing)))
+        if topic in self.config.picture.offer_after and not state.red_flags:
+            suggestions = (self.config.picture.suggestion, *suggestions)
+        new_state = replace(state, topic=topic, intent=intent, turns=state.turns + 1, shown=_seen(state.shown, topic))
+        return Reply(intent, topic, text, self._sources((topic,), route.similarities), route.confidence, suggestions,
+                     new_state)
 
     def _one_of(self, topic: str, said: str, route: Route) -> str:
         """After one cause quoted for a claim that asks nothing ("lower back pain is all in your glutes"):
@@ -327,12 +328,6 @@ class Engine:
                 or self.config.question.search(said) or self.router.cues(said).any:
             return ""
         return self.config.replies["one_of"].format(n=len(self.composer.children(overview)))
-
-    def _passage(self, topic: str, said: str, everything: bool, room: int, left_out: tuple[str, ...]) -> str:
-        """The article's answer on a topic; with its partner's too when the message asks both why and how."""
-        if self._why_and_how(topic, said) and not everything:
-            return self.composer.paired(topic, self.router.partner, room, left_out)
-        return self.composer.article(topic, everything, room, left_out)
 
     def _why_and_how(self, topic: str, said: str) -> bool:
         """Whether the message asks both why and how, about a topic with a partner (a cause and its fix)."""
