@@ -143,6 +143,7 @@ class Routing:
     asked_mode_ratio: float
     encoder_weight: float
     sign_sure: float
+    sign_graver: float  # the sign model this sure of a graver sign than the rules found: the graver tier
     sign_sure_emergency: float
     sign_maybe: float
     ask_below: float

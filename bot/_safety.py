@@ -231,10 +231,17 @@ class Safety:
     def with_reading(self, triage: Triage, reading: Reading, state: State) -> Triage:
         """A rule's triage with the signs of its own tier that the sign model is sure of named too ("weakness in
         a leg or foot" next to a duration the rule read): what was said is named, and the tier stays the rule's."""
-        learned = self.from_reading(reading, state)
-        if learned is None or triage.sticky or triage.asked:
+        if triage.sticky or triage.asked:
             return triage
         tier = self.tier(triage.topic)
+        rank, sure = self.tiers.index, self.config.routing.sign_graver
+        graver = tuple(self.signs[hit.sign].topic for hit in reading.signs
+                       if hit.score >= sure and rank(self.tier(self.signs[hit.sign].topic)) < rank(tier))
+        if graver:  # "zero strength in both legs" beside a foot drop the rules read: emergency, not urgent
+            return self.combine(triage.flags + graver, state)
+        learned = self.from_reading(reading, state)
+        if learned is None:
+            return triage
         extra = tuple(f for f in learned.flags if self.tier(f) == tier and f not in triage.flags)
         if not extra:
             return triage

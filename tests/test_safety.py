@@ -15,6 +15,9 @@ EMERGENCY = [
     "both my legs have gone tingly and weak since yesterdays session",
     "slipped on the gym stairs and landed on my back, now my right foot is numb",
     "saddle numbness after hip thrusts, is that a thing?",
+    "since the weekend I can hardly pass water and my back is wrecked",  # the old idiom for peeing
+    "went down hard in the gym and now I'm unable to move or feel my legs",
+    "my back gave out and there is almost no strength left in both legs",
 ]
 URGENT = [
     "back has been killing me since thrusts and i've been shivery with a temperature all week",
@@ -272,3 +275,19 @@ def test_an_emergency_sign_needs_less_certainty_than_the_others(engine):
     assert engine.safety.from_reading(read("bladder_bowel"), State()).topic == "red_flag.emergency"
     assert engine.safety.from_reading(read("rest_pain"), State()) is None
     assert engine.safety.unsure(read("rest_pain")) == ("rest_pain",)
+
+
+def test_a_sure_graver_sign_raises_the_tier_the_rules_found(engine):
+    """The rules read a dragging foot (see a doctor); the sign model, sure of weakness in both legs, makes it
+    an emergency. Less sure, it stays the rules' tier."""
+    from bot._understanding import Reading, SignHit
+
+    triage = engine.safety.screen("my right foot drags when i walk now", State()).triage
+    assert triage is not None and engine.safety.tier(triage.topic) == "urgent"
+    sure, unsure = engine.config.routing.sign_graver, engine.config.routing.sign_sure_emergency
+
+    def read(score: float) -> Reading:
+        return Reading(engine.reader.encoder.encode(["x"])[0], (SignHit("both_legs", score, "x"),))
+
+    assert engine.safety.with_reading(triage, read(sure), State()).topic == "red_flag.emergency"
+    assert engine.safety.with_reading(triage, read(unsure), State()).topic == "red_flag.urgent"
