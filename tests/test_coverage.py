@@ -150,3 +150,10 @@ def test_back_pain_on_a_floor_bridge_is_answered_with_what_carries_over(engine: 
     assert bridge.sources
     drill = engine.answer("are glute bridges a good warm-up before hip thrusts?")
     assert "not the floor bridge" not in drill.text
+
+
+def test_a_history_of_back_pain_is_not_the_history_of_the_exercise(engine: Engine) -> None:
+    """"History of" declines only the exercise's history; someone's medical history is answered."""
+    told = engine.answer("with a history of low back pain, should I warm my glutes up before thrusting?")
+    asked = engine.answer("what's the history of the hip thrust?")
+    assert told.intent == "fix" and asked.topic == "out_of_scope.history"
