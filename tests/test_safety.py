@@ -27,6 +27,7 @@ URGENT = [
     "been on prednisone for years for asthma, hip thrusts hurt my back",
     "i have osteoporosis, is back pain on hip thrusts a worry?",
     "my foot slaps the floor when i walk now",  # new weakness (NICE NG59: progressive neurological deficit)
+    "the physio thinks I've got a drop foot on the left",
 ]
 ARTICLE = [
     ("three weeks now and my back still hurts on every thrust", "red_flag.persistent"),
