@@ -41,7 +41,7 @@ FLOORS = {
     "heldout_triage.yaml": (0.91, 0.95, 0.09),  # the same: 93.2%, 97.5%, 6.2%
     "heldout_real_2.yaml": (0.94, 0.98, 0.05),  # by someone who saw no other set, scored once: 96.5%, 100%, 2.2%
     "heldout_real_3.yaml": (0.89, 0.94, 0.07),  # a third writer who saw no other set, scored once: 91.7%, 96.4%, 4.3%
-    "heldout_real_4.yaml": (0.53, 0.90, 0.12),  # a fourth, looser (blog lines, titles), scored once: 54.9%, 92.0%, 10.2%
+    "heldout_real_4.yaml": (0.53, 0.90, 0.12),  # a fourth, looser (blog lines, titles), once: 54.9%, 92.0%, 10.2%
     # (113 items; one, a joke request that an example already held word for word, is left out here)
 }
 SHARED_FLOORS = {
