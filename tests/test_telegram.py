@@ -645,19 +645,35 @@ async def test_a_rejected_token_and_an_unreachable_api_are_one_line_each(api: Fa
 async def test_sigterm_mid_burst_then_restart_loses_nothing(api: FakeBotAPI, tmp_path: Path) -> None:
     """The operator's `systemctl restart`: SIGTERM while replies are going out; every conversation survives."""
     store, chats = tmp_path / "telegram.sqlite3", range(500, 560)
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "telegram", "--base-url", api.base_url, "--persistence", str(store),
-        cwd=PROJECT_ROOT, env={**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN}, stderr=asyncio.subprocess.PIPE,
-    )
+
+    async def serve_until_answered(answered: Callable[[], bool]) -> None:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot.cli", "telegram", "--base-url", api.base_url, "--persistence", str(store),
+            cwd=PROJECT_ROOT, env={**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN}, stderr=asyncio.subprocess.PIPE,
+        )
+        await api.wait_for(answered, timeout=60)
+        process.send_signal(signal.SIGTERM)
+        started = asyncio.get_running_loop().time()
+        _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+        assert process.returncode == 0, stderr.decode()
+        assert asyncio.get_running_loop().time() - started < 10  # systemd and Docker kill after 10 s
+
+    async def stored() -> dict[int, Any]:
+        chat_store = ChatStore(store)
+        try:
+            return await chat_store.get_chat_data()
+        finally:
+            await chat_store.flush()  # closes the file: the restarted bot may take it
+
     for chat in chats:
         api.push_message(chat, CAUSE)
-    await api.wait_for(lambda: all(api.replies(c) for c in chats), timeout=60)
-    process.send_signal(signal.SIGTERM)
-    started = asyncio.get_running_loop().time()
-    _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
-    assert process.returncode == 0, stderr.decode()
-    assert asyncio.get_running_loop().time() - started < 10  # systemd and Docker kill after 10 s
-    saved = await ChatStore(store).get_chat_data()
+    await serve_until_answered(lambda: all(api.replies(c) for c in chats))
+    unsaved = set(chats) - set(await stored())
+    if unsaved:  # on a loaded machine, replies still in flight past the stop budget: those updates stay
+        # unacknowledged, so Telegram sends them again and the restarted bot answers them
+        assert api.pending() >= len(unsaved)
+        await serve_until_answered(lambda: all(len(api.replies(c)) > 1 for c in unsaved))
+    saved = await stored()
     assert set(saved) == set(chats)
     assert all(State.from_dict(saved[c]["state"]) == expected(CAUSE).state for c in chats)
 
