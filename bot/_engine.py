@@ -135,13 +135,16 @@ class Engine:
         if learned:
             return self._red_flag_reply(learned, state, None, said)
         reply = self._routed(trace, state, reading)
-        rules = self.config.safety
-        own_pain = bool(self.config.pain.search(said) and rules.me.search(said) and rules.back.search(said))
         if reply.intent in (*ARTICLE_INTENTS, "out_of_scope") and not state.red_flags \
-                and (self.safety.unsure(reading) or reply.intent == "out_of_scope" and own_pain):
+                and (self.safety.unsure(reading) or reply.intent == "out_of_scope" and self._own_back_pain(said)):
             text = cut(f"{reply.text}\n\n{self.config.replies['watch_signs']}", BUDGET + 300)
             return replace(reply, text=text)
         return reply
+
+    def _own_back_pain(self, said: str) -> bool:
+        """Whether the message tells of pain in the writer's own back (read only for a declined question)."""
+        rules = self.config.safety
+        return bool(self.config.pain.search(said) and rules.me.search(said) and rules.back.search(said))
 
     def _read(self, said: str, screening: Screening) -> Reading:
         """The encoder's reading of the message, negated signs blanked out ("no numbness")."""
